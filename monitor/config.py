@@ -10,7 +10,7 @@ import difflib
 import io
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -302,7 +302,6 @@ class SourceMap:
     # key prefix → (file, node) for sections that came from an included file
     grafts: list[tuple[tuple[str | int, ...], Path, Any]] = field(default_factory=list)
 
-
     def locate(self, key: Sequence[str | int]) -> tuple[Path, int | None]:
         return _locate(self, tuple(key))
 
@@ -331,9 +330,7 @@ def _line_of(node: Any, key: Sequence[str | int]) -> int | None:
 _VAR = re.compile(r"\$\{(?:(cred|file):)?([A-Za-z_][A-Za-z0-9_./-]*)(?::-([^}]*))?\}")
 
 
-def _expand(
-    value: str, env: Mapping[str, str], where: tuple[Path, int | None, str], found: set[str]
-) -> str:
+def _expand(value: str, env: Mapping[str, str], where: tuple[Path, int | None, str], found: set[str]) -> str:
     def one(m: re.Match[str]) -> str:
         kind, name, default = m.group(1), m.group(2), m.group(3)
         if kind == "cred":
@@ -387,7 +384,7 @@ def _walk_expand(
     node: Any, env: Mapping[str, str], path: Path, key: tuple[str | int, ...], found: set[str]
 ) -> Any:
     """Expand ``${VAR}`` in every string, in place, keeping ruamel's line info on containers."""
-    if isinstance(node, Mapping):
+    if isinstance(node, MutableMapping):
         for k in list(node.keys()):
             node[k] = _walk_expand(node[k], env, path, (*key, k), found)
         return node

@@ -1,0 +1,477 @@
+"""SQLite storage through sqlite-utils: migrations, every SQL statement, and the outbox.
+
+The database is the service's memory: feed validators and health, every article (matched or not), stories,
+matches and the alerts owed (the outbox). An alert row is written in the same transaction as its match, so a
+crash never loses one. Writers start with ``BEGIN IMMEDIATE``: a transaction that reads and then writes could
+otherwise fail at once with "database is locked" despite the busy timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from monitor.errors import StorageError
+from monitor.types import Alert, Article, Entry, FeedState, Match
+
+BUSY_TIMEOUT_MS = 30_000
+
+migrations = Migrations("news-monitor")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("feeds").create(
+        {
+            "url": str,
+            "name": str,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "failures": int,
+            "last_error": str,
+            "last_polled": str,
+            "last_success": str,
+            "next_poll": str,
+            "retry_after": str,
+            "broken_notified": int,
+        },
+        pk="url",
+        defaults={"failures": 0, "broken_notified": 0},
+    )
+    db.table("stories").create(
+        {"id": int, "title": str, "first_article_id": int, "created": str, "updated": str, "sources": int},
+        pk="id",
+        defaults={"sources": 1},
+    )
+    db.table("articles").create(
+        {
+            "id": int,
+            "url": str,
+            "link": str,
+            "feed_url": str,
+            "title": str,
+            "summary": str,
+            "text": str,
+            "language": str,
+            "published": str,
+            "fetched": str,
+            "extracted": int,
+            "extract_error": str,
+            "story_id": int,
+        },
+        pk="id",
+        not_null={"url", "feed_url", "fetched"},
+        foreign_keys=[("feed_url", "feeds", "url"), ("story_id", "stories", "id")],
+    )
+    db.table("articles").create_index(["url"], unique=True)
+    db.table("articles").create_index(["story_id"])
+    db.table("articles").create_index(["fetched"])
+    db.table("articles").enable_fts(
+        ["title", "text"], create_triggers=True, tokenize="unicode61 remove_diacritics 2"
+    )
+    db.table("entries").create(
+        {"feed_url": str, "key": str, "article_id": int, "first_seen": str},
+        pk=("feed_url", "key"),
+        foreign_keys=[("feed_url", "feeds", "url"), ("article_id", "articles", "id")],
+    )
+    db.table("matches").create(
+        {
+            "id": int,
+            "rule": str,
+            "story_id": int,
+            "article_id": int,
+            "created": str,
+            "snippet": str,
+            "highlights": str,
+            "hits": str,
+            "priority": str,
+        },
+        pk="id",
+        not_null={"rule", "story_id", "article_id", "created"},
+        foreign_keys=[("story_id", "stories", "id"), ("article_id", "articles", "id")],
+    )
+    db.table("matches").create_index(["rule", "story_id"], unique=True)
+    db.table("matches").create_index(["created"])
+    db.table("alerts").create(
+        {
+            "id": int,
+            "match_id": int,
+            "rule": str,
+            "story_id": int,
+            "target": str,
+            "status": str,
+            "attempts": int,
+            "next_attempt": str,
+            "last_error": str,
+            "created": str,
+            "last_attempt": str,
+            "sent": str,
+        },
+        pk="id",
+        not_null={"match_id", "rule", "story_id", "target", "status", "created"},
+        defaults={"status": "pending", "attempts": 0},
+        foreign_keys=[("match_id", "matches", "id"), ("story_id", "stories", "id")],
+    )
+    db.table("alerts").create_index(["rule", "story_id", "target"], unique=True)
+    db.table("alerts").create_index(["status", "next_attempt"])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value is not None else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What ``record_article`` wrote."""
+
+    article_id: int
+    story_id: int
+    new_article: bool  # False: the canonical URL was known; nothing else was written
+    new_story: bool
+    matched_rules: tuple[str, ...]  # rules newly matched for this story
+    alerts: int  # alert rows created
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    id: int
+    article: Article
+
+
+class Store:
+    """One SQLite database. Not shared between processes' schedulers; safe for one writer thread."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: we open transactions ourselves (BEGIN IMMEDIATE) so writes are atomic.
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            db = sqlite_utils.Database(conn)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across kill -9
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(db)
+        except (sqlite3.Error, OSError) as e:
+            raise StorageError("cannot open database", subject=str(path)) from e
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise StorageError("cannot start a transaction", subject=str(self.path)) from e
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            conn.execute("ROLLBACK")
+            raise StorageError("cannot commit", subject=str(self.path)) from e
+
+    def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+        try:
+            cursor = self.db.conn.execute(sql, params)
+            columns = [c[0] for c in cursor.description or ()]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        except sqlite3.Error as e:
+            raise StorageError("query failed", subject=str(self.path)) from e
+
+    # -- feeds ---------------------------------------------------------------------------------------------
+
+    def get_feed_state(self, url: str) -> FeedState:
+        rows = self._query("SELECT * FROM feeds WHERE url = ?", (url,))
+        if not rows:
+            return FeedState(url=url)
+        r = rows[0]
+        return FeedState(
+            url=url,
+            etag=r["etag"],
+            last_modified=r["last_modified"],
+            body_hash=r["body_hash"],
+            failures=r["failures"] or 0,
+            last_error=r["last_error"],
+            last_polled=_dt(r["last_polled"]),
+            last_success=_dt(r["last_success"]),
+            next_poll=_dt(r["next_poll"]),
+            retry_after=_dt(r["retry_after"]),
+            broken_notified=bool(r["broken_notified"]),
+        )
+
+    def save_feed_state(self, state: FeedState, *, name: str) -> None:
+        row = {
+            "url": state.url,
+            "name": name,
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+            "body_hash": state.body_hash,
+            "failures": state.failures,
+            "last_error": state.last_error,
+            "last_polled": _iso(state.last_polled),
+            "last_success": _iso(state.last_success),
+            "next_poll": _iso(state.next_poll),
+            "retry_after": _iso(state.retry_after),
+            "broken_notified": int(state.broken_notified),
+        }
+        cols = ", ".join(row)
+        marks = ", ".join(f":{k}" for k in row)
+        updates = ", ".join(f"{k} = excluded.{k}" for k in row if k != "url")
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO feeds ({cols}) VALUES ({marks}) ON CONFLICT(url) DO UPDATE SET {updates}", row
+            )
+
+    # -- entries and articles ------------------------------------------------------------------------------
+
+    def unseen_entries(
+        self, feed_url: str, entries: Sequence[Entry], urls: Sequence[str | None]
+    ) -> list[Entry]:
+        """Entries not seen before: neither their key in this feed nor their canonical URL anywhere.
+
+        ``urls`` are the entries' canonical links (None where an entry has no link), in the same order."""
+        if not entries:
+            return []
+        keys = [e.key for e in entries]
+        seen_keys = {
+            r["key"]
+            for r in self._query(
+                f"SELECT key FROM entries WHERE feed_url = ? AND key IN ({', '.join('?' * len(keys))})",
+                (feed_url, *keys),
+            )
+        }
+        known = [u for u in urls if u]
+        seen_urls = (
+            {
+                r["url"]
+                for r in self._query(
+                    f"SELECT url FROM articles WHERE url IN ({', '.join('?' * len(known))})", known
+                )
+            }
+            if known
+            else set()
+        )
+        out: list[Entry] = []
+        batch: set[str] = set()
+        for entry, url in zip(entries, urls, strict=True):
+            # A feed that re-serves an item, repeats a GUID, or churns GUIDs on the same link is not new.
+            if entry.key in seen_keys or entry.key in batch or (url and (url in seen_urls or url in batch)):
+                continue
+            batch.add(entry.key)
+            if url:
+                batch.add(url)
+            out.append(entry)
+        return out
+
+    def record_article(
+        self,
+        article: Article,
+        matches: Sequence[Match],
+        targets: Mapping[str, Sequence[str]],
+        now: datetime,
+    ) -> Recorded:
+        """Store an article, its story, its new matches and their alerts in one transaction."""
+        stamp = _iso(now)
+        with self.transaction() as conn:
+            existing = conn.execute(
+                "SELECT id, story_id FROM articles WHERE url = ?", (article.url,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO feeds (url, name) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
+                (article.feed_url, article.feed_name),
+            )
+            if existing is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO entries (feed_url, key, article_id, first_seen) VALUES (?, ?, ?, ?)",
+                    (article.feed_url, article.entry_key, existing[0], stamp),
+                )
+                return Recorded(existing[0], existing[1], False, False, (), 0)
+            story_id = conn.execute(
+                "INSERT INTO stories (title, created, updated, sources) VALUES (?, ?, ?, 1)",
+                (article.title, stamp, stamp),
+            ).lastrowid
+            assert story_id is not None
+            article_id = conn.execute(
+                "INSERT INTO articles (url, link, feed_url, title, summary, text, language, published, fetched,"
+                " extracted, extract_error, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article.url,
+                    article.link,
+                    article.feed_url,
+                    article.title,
+                    article.summary,
+                    article.text,
+                    article.language,
+                    _iso(article.published),
+                    stamp,
+                    int(article.extracted),
+                    article.extract_error,
+                    story_id,
+                ),
+            ).lastrowid
+            assert article_id is not None
+            conn.execute("UPDATE stories SET first_article_id = ? WHERE id = ?", (article_id, story_id))
+            conn.execute(
+                "INSERT OR IGNORE INTO entries (feed_url, key, article_id, first_seen) VALUES (?, ?, ?, ?)",
+                (article.feed_url, article.entry_key, article_id, stamp),
+            )
+            matched, alerts = self._record_matches(conn, story_id, article_id, matches, targets, stamp)
+            return Recorded(article_id, story_id, True, True, matched, alerts)
+
+    def _record_matches(
+        self,
+        conn: sqlite3.Connection,
+        story_id: int,
+        article_id: int,
+        matches: Sequence[Match],
+        targets: Mapping[str, Sequence[str]],
+        stamp: str | None,
+    ) -> tuple[tuple[str, ...], int]:
+        matched: list[str] = []
+        alerts = 0
+        for match in matches:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO matches (rule, story_id, article_id, created, snippet, highlights, hits,"
+                " priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    match.rule,
+                    story_id,
+                    article_id,
+                    stamp,
+                    match.snippet,
+                    json.dumps(match.highlights),
+                    json.dumps([[h.term, h.field, h.start, h.end, h.entity] for h in match.hits]),
+                    match.priority,
+                ),
+            )
+            if cursor.rowcount == 0:
+                continue  # this rule already matched this story: one alert per (rule, story, target)
+            matched.append(match.rule)
+            for target in targets.get(match.rule, ()):
+                alerts += conn.execute(
+                    "INSERT OR IGNORE INTO alerts (match_id, rule, story_id, target, status, attempts, created,"
+                    " next_attempt) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+                    (cursor.lastrowid, match.rule, story_id, target, stamp, stamp),
+                ).rowcount
+        return tuple(matched), alerts
+
+    def articles_since(self, since: datetime) -> Iterator[StoredArticle]:
+        """Stored articles fetched since ``since``, oldest first (for replay)."""
+        rows = self._query(
+            "SELECT a.*, f.name AS feed_name FROM articles a JOIN feeds f ON f.url = a.feed_url"
+            " WHERE a.fetched >= ? ORDER BY a.id",
+            (_iso(since),),
+        )
+        for row in rows:
+            yield StoredArticle(
+                row["id"],
+                Article(
+                    url=row["url"],
+                    link=row["link"] or row["url"],
+                    title=row["title"] or "",
+                    text=row["text"] or "",
+                    feed_url=row["feed_url"],
+                    feed_name=row["feed_name"] or row["feed_url"],
+                    entry_key="",
+                    summary=row["summary"] or "",
+                    published=_dt(row["published"]),
+                    language=row["language"],
+                    extracted=bool(row["extracted"]),
+                    extract_error=row["extract_error"],
+                ),
+            )
+
+    # -- the outbox ----------------------------------------------------------------------------------------
+
+    _ALERT_SELECT = (
+        "SELECT al.*, m.snippet, m.highlights, m.priority, m.article_id, a.title, a.link, a.url, a.published,"
+        " a.extracted, f.name AS feed_name, s.sources FROM alerts al"
+        " JOIN matches m ON m.id = al.match_id JOIN articles a ON a.id = m.article_id"
+        " JOIN feeds f ON f.url = a.feed_url JOIN stories s ON s.id = al.story_id"
+    )
+
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[Alert]:
+        rows = self._query(
+            self._ALERT_SELECT + " WHERE al.status IN ('pending', 'retrying')"
+            " AND (al.next_attempt IS NULL OR al.next_attempt <= ?) ORDER BY al.id LIMIT ?",
+            (_iso(now), limit),
+        )
+        return [self._alert(r) for r in rows]
+
+    @staticmethod
+    def _alert(r: dict[str, Any]) -> Alert:
+        return Alert(
+            id=r["id"],
+            rule=r["rule"],
+            target=r["target"],
+            story_id=r["story_id"],
+            article_id=r["article_id"],
+            title=r["title"] or "",
+            url=r["link"] or r["url"],
+            feed_name=r["feed_name"] or "",
+            snippet=r["snippet"] or "",
+            highlights=tuple((int(a), int(b)) for a, b in json.loads(r["highlights"] or "[]")),
+            extracted=bool(r["extracted"]),
+            published=_dt(r["published"]),
+            created=_dt(r["created"]),
+            status=r["status"],
+            attempts=r["attempts"] or 0,
+            next_attempt=_dt(r["next_attempt"]),
+            last_error=r["last_error"],
+            sources=r["sources"] or 1,
+            priority=r["priority"] or "normal",
+        )
+
+    def mark_sent(self, alert_id: int, now: datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE alerts SET status = 'sent', sent = ?, last_attempt = ?, attempts = attempts + 1,"
+                " last_error = NULL WHERE id = ?",
+                (_iso(now), _iso(now), alert_id),
+            )
+
+    def mark_failed(self, alert_id: int, error: str, next_attempt: datetime | None, now: datetime) -> None:
+        """Record a failed attempt; ``next_attempt`` None means give up (dead). ``error`` must be masked."""
+        status = "retrying" if next_attempt is not None else "dead"
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt = ?,"
+                " last_attempt = ? WHERE id = ?",
+                (status, error, _iso(next_attempt), _iso(now), alert_id),
+            )
+
+    def outbox_counts(self) -> dict[str, dict[str, int]]:
+        """target → status → count."""
+        out: dict[str, dict[str, int]] = {}
+        for row in self._query("SELECT target, status, count(*) AS n FROM alerts GROUP BY target, status"):
+            out.setdefault(row["target"], {})[row["status"]] = row["n"]
+        return out
