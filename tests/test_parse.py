@@ -1,0 +1,263 @@
+"""parse.parse_feed over the corpora and over hand-made hostile feeds."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.errors import ParseError
+from monitor.parse import NOT_A_FEED, canonical_link, html_to_text, parse_feed
+from tests.conftest import corpus_path
+
+URL = "https://feeds.example.org/news.xml"
+
+
+def _rss(items: str, *, decl: str = '<?xml version="1.0" encoding="utf-8"?>', extra: str = "") -> bytes:
+    return (
+        f'{decl}<rss version="2.0"><channel><title>Example</title><link>https://example.org/</link>'
+        f"<language>en-GB</language>{extra}{items}</channel></rss>"
+    ).encode()
+
+
+def _item(n: int, *, guid: bool = True, link: bool = True) -> str:
+    return (
+        f"<item><title>Story {n}</title>"
+        + (f"<guid isPermaLink='false'>id-{n}</guid>" if guid else "")
+        + (f"<link>https://example.org/story/{n}?utm_source=rss</link>" if link else "")
+        + f"<description>Body of story {n}.</description>"
+        "<pubDate>Tue, 28 Oct 2025 09:30:00 +0900</pubDate></item>"
+    )
+
+
+def _classify(path: Path, content_type: str | None) -> str:
+    try:
+        feed = parse_feed(path.read_bytes(), f"http://127.0.0.1/{path.name}", content_type)
+    except ParseError:
+        return "error"
+    for entry in feed.entries:
+        assert entry.key
+        assert entry.published is None or entry.published.tzinfo is not None
+    return "bozo" if feed.bozo else "parsed"
+
+
+def _report(name: str, counts: Counter[str]) -> None:
+    # The lead's figures: parsed, bozo-but-usable, errors (shown with pytest -s, or in the -ra summary).
+    print(f"\n{name}: parsed={counts['parsed']} bozo_usable={counts['bozo']} errors={counts['error']}")
+
+
+def test_news_feeds_corpus() -> None:
+    root = corpus_path("news_feeds")
+    manifest = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines() if line]
+    counts: Counter[str] = Counter(_classify(root / m["file"], None) for m in manifest)
+    _report("news_feeds", counts)
+    assert sum(counts.values()) == len(manifest) == 50
+    # Every real publisher feed yields entries, the deliberately broken Reuters one included (bozo).
+    assert counts["error"] == 0
+    total = sum(len(parse_feed((root / m["file"]).read_bytes(), URL).entries) for m in manifest)
+    assert total >= 700
+
+
+def test_feedparser_corpus() -> None:
+    root = corpus_path("feedparser_tests")
+    index = [json.loads(line) for line in (root / "index.jsonl").read_text().splitlines() if line]
+    counts: Counter[str] = Counter()
+    for item in index:
+        headers = {k.lower(): v for k, v in (item["http_headers"] or {}).items()}
+        counts[_classify(root / item["path"], headers.get("content-type"))] += 1
+    _report("feedparser_tests", counts)
+    assert sum(counts.values()) == len(index)
+    assert counts["parsed"] > 500
+    assert counts["error"] <= 10
+
+
+def test_feed_fields() -> None:
+    feed = parse_feed(_rss(_item(1) + _item(2), extra="<ttl>30</ttl>"), URL)
+    assert (feed.title, feed.link, feed.language, feed.ttl_minutes, feed.bozo) == (
+        "Example",
+        "https://example.org/",
+        "en",
+        30,
+        None,
+    )
+    first = feed.entries[0]
+    assert first.key == "id-1"
+    assert first.title == "Story 1"
+    assert first.summary == "Body of story 1."
+    assert first.published == datetime(2025, 10, 28, 0, 30, tzinfo=UTC)
+    assert first.language == "en"
+
+
+def test_keys_fall_back_to_canonical_link_then_hash() -> None:
+    feed = parse_feed(_rss(_item(1, guid=False) + _item(2, guid=False, link=False)), URL)
+    assert feed.entries[0].key == "https://example.org/story/1"  # tracking parameter dropped
+    assert feed.entries[0].link == "https://example.org/story/1?utm_source=rss"  # the link itself is kept
+    assert feed.entries[1].key.startswith("sha256:")
+    again = parse_feed(_rss(_item(1, guid=False) + _item(2, guid=False, link=False)), URL)
+    assert [e.key for e in again.entries] == [e.key for e in feed.entries]
+
+
+def test_duplicate_guids_keep_first() -> None:
+    feed = parse_feed(_rss(_item(1) + _item(1) + _item(2)), URL)
+    assert [e.key for e in feed.entries] == ["id-1", "id-2"]
+
+
+def test_truncated_xml_keeps_complete_items() -> None:
+    body = _rss(_item(1) + _item(2))
+    cut = body[: body.index(b"<item><title>Story 2") + len(b"<item><title>Story 2</title>")]
+    feed = parse_feed(cut, URL)
+    assert feed.bozo is not None
+    assert [e.key for e in feed.entries] == ["id-1"]
+
+
+def test_latin1_declared_utf8() -> None:
+    body = _rss("<item><guid>a</guid><title>Caf\xe9 M\xfcller</title></item>").replace(
+        "Café Müller".encode(), "Café Müller".encode("latin-1")
+    )
+    feed = parse_feed(body, URL)
+    assert feed.entries[0].title in ("Café Müller", "Caf\ufffd M\ufffdller")  # decoded or replaced
+    assert feed.bozo is not None
+
+
+def test_utf16_with_bom() -> None:
+    text = _rss("<item><guid>a</guid><title>東京 rare earths</title></item>", decl='<?xml version="1.0"?>')
+    feed = parse_feed(b"\xff\xfe" + text.decode().encode("utf-16-le"), URL)
+    assert feed.entries[0].title == "東京 rare earths"
+
+
+def test_http_charset_header_is_used() -> None:
+    body = _rss("<item><guid>a</guid><title>Ærø</title></item>", decl="").replace(
+        "Ærø".encode(), "Ærø".encode("latin-1")
+    )
+    feed = parse_feed(body, URL, "application/rss+xml; charset=iso-8859-1")
+    assert feed.entries[0].title == "Ærø"
+
+
+def test_script_and_handlers_become_plain_text() -> None:
+    desc = (
+        "<![CDATA[<p>Hello <b>world</b><img src=x onerror=alert(1)></p>"
+        "<script>alert('x')</script><a href='javascript:evil()'>link</a>]]>"
+    )
+    feed = parse_feed(_rss(f"<item><guid>a</guid><title>T</title><description>{desc}</description></item>"), URL)
+    summary = feed.entries[0].summary
+    assert summary == "Hello world link"
+    assert "<" not in summary and "alert" not in summary
+
+
+def test_javascript_link_is_dropped() -> None:
+    feed = parse_feed(_rss("<item><guid>a</guid><title>T</title><link>javascript:alert(1)</link></item>"), URL)
+    assert feed.entries[0].link is None
+
+
+def test_atom_and_relative_links() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="de-DE"><title type="html">A &lt;b&gt;News</title>
+<entry><id>urn:x:1</id><title>Eins</title><link href="/a/1"/><updated>2025-10-28T00:30:00Z</updated>
+<content type="html">&lt;p&gt;Text&lt;/p&gt;</content></entry></feed>"""
+    feed = parse_feed(body, URL, "application/atom+xml")
+    entry = feed.entries[0]
+    assert feed.title == "A News"
+    assert entry.link == "https://feeds.example.org/a/1"
+    assert entry.summary == "Text"
+    assert entry.language == "de"
+    assert entry.published == datetime(2025, 10, 28, 0, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!DOCTYPE html><html><head><title>Home</title></head><body><p>hi</p></body></html>",
+        b"\n<html lang='en'><body><item><title>x</title></item></body></html>",
+        b"<?xml version='1.0'?><urlset><url><loc>https://e.org/</loc></url></urlset>",
+        b"just some text",
+        b'{"hello": "world"}',
+    ],
+)
+def test_not_a_feed(body: bytes) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_feed(body, URL, "text/html")
+    assert info.value.message == NOT_A_FEED
+    assert URL in str(info.value)
+
+
+def test_feed_served_as_text_html_still_parses() -> None:
+    feed = parse_feed(_rss(_item(1)), URL, "text/html; charset=utf-8")
+    assert [e.key for e in feed.entries] == ["id-1"]
+
+
+def test_json_feed() -> None:
+    root = corpus_path("feedparser_tests")
+    feed = parse_feed((root / "json" / "example.json").read_bytes(), URL, "application/feed+json")
+    assert feed.title == "My Example Feed"
+    assert [e.key for e in feed.entries] == ["2", "1"]
+    assert feed.entries[1].summary == "Hello, world!"  # the <script> is gone
+    assert feed.entries[0].link == "https://example.org/second-item"
+
+
+def test_json_feed_dates_and_language() -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "J",
+        "language": "ja-JP",
+        "items": [{"id": "x", "content_text": "本文", "date_published": "2025-10-28T09:30:00+09:00"}, 5],
+    }
+    feed = parse_feed(json.dumps(doc).encode(), URL)
+    assert feed.entries[0].published == datetime(2025, 10, 28, 0, 30, tzinfo=UTC)
+    assert feed.entries[0].language == "ja"
+    assert len(feed.entries) == 1
+
+
+def test_empty_body() -> None:
+    with pytest.raises(ParseError):
+        parse_feed(b"  \n", URL)
+
+
+def test_xxe_is_not_expanded(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>'
+        '<rss version="2.0"><channel><title>t</title><item><guid>a</guid><title>&x;</title></item>'
+        "</channel></rss>"
+    ).encode()
+    try:
+        feed = parse_feed(body, URL)
+    except ParseError:
+        return
+    assert all("TOPSECRET" not in e.title + e.summary for e in feed.entries)
+
+
+def test_html_to_text_and_canonical_link() -> None:
+    assert html_to_text("a &amp; b<br>c<style>p{}</style>") == "a & b c"
+    assert html_to_text("") == ""
+    assert canonical_link("HTTPS://Example.ORG:443/a?b=1&utm_medium=x#frag") == "https://example.org/a?b=1"
+
+
+_PREFIXES = [
+    b"",
+    b"<?xml version='1.0'?>",
+    b"<rss version='2.0'><channel><item>",
+    b"<feed xmlns='http://www.w3.org/2005/Atom'><entry>",
+    b"\xff\xfe",
+    b'{"version": "https://jsonfeed.org/version/1.1", "items": [',
+    b"<html>",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(_PREFIXES),
+    st.binary(max_size=300),
+    st.one_of(st.none(), st.sampled_from(["text/html", "application/json", "text/xml; charset=bogus"])),
+)
+def test_arbitrary_bytes_raise_only_parse_error(prefix: bytes, data: bytes, content_type: str | None) -> None:
+    try:
+        feed = parse_feed(prefix + data, URL, content_type)
+    except ParseError:
+        return
+    assert all(e.key for e in feed.entries)
