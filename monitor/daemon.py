@@ -1,0 +1,296 @@
+"""The long-running service: APScheduler 3 jobs, signals, reload, systemd notify and watchdog.
+
+This is the only module that knows APScheduler. Each feed is a one-shot job that reschedules itself after
+each poll, at the interval the poll asked for (the feed's interval, a backoff after errors, or what the server
+asked with Retry-After), plus jitter. A job still running is never started twice (max_instances=1); missed runs
+coalesce into one. The outbox flusher is a job of its own, woken early whenever a poll wrote alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.config import Config, load_config, systemd_env
+from monitor.deliver import deliver_due
+from monitor.errors import ConfigError, MonitorError
+from monitor.fetch import Http
+from monitor.isolate import Isolator
+from monitor.log import event, setup_logging
+from monitor.pipeline import Context, build_context, poll_feed
+from monitor.store import Store
+from monitor.types import FeedSpec
+
+log = logging.getLogger(__name__)
+
+DELIVER_EVERY = timedelta(seconds=15)
+SHUTDOWN_GRACE = 20.0  # seconds for running polls and sends to finish before we cancel them
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SystemdNotifier:
+    """sd_notify(3) over the datagram socket systemd passes in NOTIFY_SOCKET; a no-op outside systemd."""
+
+    def __init__(self, address: str | None) -> None:
+        self.address = address
+        if address and address.startswith("@"):
+            self.address = "\0" + address[1:]
+
+    def notify(self, message: str) -> None:
+        if not self.address:
+            return
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.sendto(message.encode(), self.address)
+            except OSError as e:
+                event(log, "systemd_notify_failed", logging.WARNING, error=str(e))
+
+
+class Daemon:
+    def __init__(self, config_path: Path, config: Config, level: str = "INFO") -> None:
+        self.config_path = config_path
+        self.config = config
+        self.level = level
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.stopping = asyncio.Event()
+        env = systemd_env()
+        self.systemd = SystemdNotifier(env.notify_socket)
+        self.watchdog = env.watchdog_usec / 2e6 if env.watchdog_usec else None
+        self.rng = random.Random()
+        self.ctx: Context | None = None
+
+    # -- jobs ----------------------------------------------------------------------------------------------
+
+    def _feed_job_id(self, feed: FeedSpec) -> str:
+        return f"feed:{feed.url}"
+
+    def _schedule_feed(self, feed: FeedSpec, delay: timedelta) -> None:
+        jitter = self.config.poll.jitter.total_seconds()
+        when = utcnow() + delay + timedelta(seconds=self.rng.uniform(0, jitter) if jitter else 0)
+        self.scheduler.add_job(
+            self._poll_job,
+            trigger="date",
+            run_date=when,
+            args=[feed.url],
+            id=self._feed_job_id(feed),
+            name=feed.name,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,  # a late run (suspend, busy loop) still runs, once
+        )
+
+    async def _poll_job(self, url: str) -> None:
+        ctx = self.ctx
+        if ctx is None or self.stopping.is_set():
+            return
+        feed = next((f for f in ctx.config.feed_specs() if f.url == url), None)
+        if feed is None:
+            return  # removed by a reload while queued
+        try:
+            result = await poll_feed(feed, ctx)
+        except Exception:
+            log.critical("bug: poll_feed raised for feed=%s", feed.name, exc_info=True)
+            result = None
+        if self.stopping.is_set():
+            return
+        delay = result.next_interval if result and result.next_interval else feed.interval
+        if self.ctx is not None and any(f.url == url for f in self.ctx.config.feed_specs()):
+            self._schedule_feed(feed, delay)
+        if result and result.alerts:
+            self._wake_delivery()
+
+    def _wake_delivery(self) -> None:
+        job = self.scheduler.get_job("deliver")
+        if job is not None:
+            job.modify(next_run_time=utcnow())
+
+    async def _deliver_job(self) -> None:
+        ctx = self.ctx
+        if ctx is None or self.stopping.is_set():
+            return
+        try:
+            await deliver_due(ctx.store, ctx.notifier, ctx.now())
+        except MonitorError as e:
+            event(log, "deliver_failed", logging.ERROR, error=str(e))
+        except Exception:
+            log.critical("bug: delivery raised", exc_info=True)
+
+    def _status(self) -> str:
+        ctx = self.ctx
+        if ctx is None:
+            return "starting"
+        counts = ctx.store.outbox_counts()
+        pending = sum(n for states in counts.values() for s, n in states.items() if s in ("pending", "retrying"))
+        failing = ctx.store.failing_feeds()
+        return f"polling {len(ctx.config.feeds)} feeds, {failing} failing, {pending} alerts pending"
+
+    # -- reload --------------------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Validate the config file and apply it; an invalid edit changes nothing."""
+        assert self.ctx is not None
+        self.systemd.notify("RELOADING=1")
+        try:
+            new = load_config(self.config_path)
+            ctx = build_context(new, self.ctx.store, self.ctx.http, self.ctx.isolator, self.ctx.now)
+        except MonitorError as e:
+            event(log, "reload_rejected", logging.ERROR, error=str(e), kept="previous config")
+            self.systemd.notify("READY=1")
+            return
+        old_feeds = {f.url: f for f in self.config.feed_specs()}
+        new_feeds = {f.url: f for f in new.feed_specs()}
+        added = [u for u in new_feeds if u not in old_feeds]
+        removed = [u for u in old_feeds if u not in new_feeds]
+        changed = [u for u in new_feeds if u in old_feeds and new_feeds[u] != old_feeds[u]]
+        old_rules = {r.name: r for r in self.config.rules}
+        new_rules = {r.name: r for r in new.rules}
+        rules_changed = sorted(n for n in new_rules.keys() | old_rules.keys() if new_rules.get(n) != old_rules.get(n))
+        self.config, self.ctx = new, ctx
+        setup_logging(self.level, new.secrets)
+        for url in removed:
+            with contextlib.suppress(Exception):
+                self.scheduler.remove_job(f"feed:{url}")
+        for url in added:
+            self._schedule_feed(new_feeds[url], timedelta(0))
+        for url in changed:
+            self._schedule_feed(new_feeds[url], min(new_feeds[url].interval, old_feeds[url].interval))
+        event(
+            log,
+            "config_reloaded",
+            feeds=f"+{len(added)} -{len(removed)} ~{len(changed)}",
+            rules_changed=",".join(rules_changed) or "none",
+        )
+        self.systemd.notify(f"READY=1\nSTATUS={self._status()}")
+
+    async def _watch_config(self) -> None:
+        """Reload when the config file changes on disk (mtime and size polled every 2 s)."""
+
+        def stamp() -> tuple[float, int] | None:
+            try:
+                st = self.config_path.stat()
+            except OSError:
+                return None
+            return (st.st_mtime, st.st_size)
+
+        last = stamp()
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=2.0)
+            current = stamp()
+            if current is not None and current != last:
+                last = current
+                event(log, "config_changed", path=str(self.config_path))
+                self.reload()
+
+    async def _heartbeat(self) -> None:
+        """WATCHDOG=1 from the event loop itself: a wedged loop stops the pings and systemd restarts us."""
+        interval = self.watchdog or 30.0
+        while not self.stopping.is_set():
+            self.systemd.notify(f"WATCHDOG=1\nSTATUS={self._status()}" if self.watchdog else f"STATUS={self._status()}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=interval)
+
+    # -- main ----------------------------------------------------------------------------------------------
+
+    async def run(self, store: Store, now: Callable[[], datetime] = utcnow) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        http = Http(
+            self.config.fetch,
+            timeout=self.config.poll.timeout.total_seconds(),
+            concurrency=self.config.poll.concurrency,
+        )
+        isolator = Isolator()
+        try:
+            self.ctx = build_context(self.config, store, http, isolator, now)
+            self.scheduler.start()
+            for feed in self.config.feed_specs():
+                state = store.get_feed_state(feed.url)
+                due = state.next_poll - now() if state.next_poll else timedelta(0)
+                self._schedule_feed(feed, max(due, timedelta(0)))
+            self.scheduler.add_job(
+                self._deliver_job,
+                trigger="interval",
+                seconds=DELIVER_EVERY.total_seconds(),
+                id="deliver",
+                next_run_time=utcnow(),
+                max_instances=1,
+                coalesce=True,
+            )
+            event(
+                log,
+                "daemon_started",
+                feeds=len(self.config.feeds),
+                rules=len(self.config.rules),
+                database=str(store.path),
+                pid=os.getpid(),
+            )
+            self.systemd.notify(f"READY=1\nSTATUS={self._status()}")
+            background = [asyncio.create_task(self._watch_config()), asyncio.create_task(self._heartbeat())]
+            await self.stopping.wait()
+            event(log, "daemon_stopping")
+            self.systemd.notify("STOPPING=1")
+            self.scheduler.shutdown(wait=False)
+            await _drain(SHUTDOWN_GRACE)
+            for task in background:
+                task.cancel()
+        finally:
+            await http.close()
+            isolator.close()
+            event(log, "daemon_stopped")
+
+
+async def _drain(grace: float) -> None:
+    """Let running jobs finish for ``grace`` seconds, then cancel them (the outbox stays consistent:
+    an alert is marked sent only after its send returned)."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=5)
+
+
+def run_daemon(config_path: Path, level: str = "INFO") -> int:
+    """Entry point for ``news-monitor run``. Exit 0 on a clean stop, 2 on invalid config, 1 otherwise."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as e:
+        log.error("%s", e)
+        return 2
+    setup_logging(level, config.secrets)
+    try:
+        store = Store.open(config.database_path())
+    except MonitorError as e:
+        event(log, "startup_failed", logging.ERROR, error=str(e))
+        return 1
+    try:
+        asyncio.run(Daemon(config_path, config, level).run(store))
+    except ConfigError as e:
+        log.error("%s", e)
+        return 2
+    except MonitorError as e:
+        event(log, "daemon_failed", logging.ERROR, error=str(e))
+        return 1
+    finally:
+        store.close()
+    return 0

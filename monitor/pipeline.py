@@ -1,0 +1,273 @@
+"""One poll of one feed, start to finish: fetch → parse → new? → extract → match → store (+ outbox).
+
+``poll_feed`` is what ``news-monitor once``, the daemon and the tests all run. It knows no scheduler and no
+argv; everything it touches comes in through ``Context``. A broken feed is a ``PollResult`` carrying the
+error, never an exception; anything that is not a ``MonitorError`` is a bug and is logged as one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from monitor.config import Config
+from monitor.dedupe import canonical_url
+from monitor.errors import ExtractError, FetchError, MonitorError
+from monitor.extract import extract_article
+from monitor.fetch import Http
+from monitor.isolate import Isolator
+from monitor.log import event, mask_secrets
+from monitor.match import Document, RuleSet
+from monitor.notify import Notifier
+from monitor.parse import parse_feed
+from monitor.store import Store
+from monitor.types import Article, Entry, FeedSpec, FeedState, Match, NotModified, PollResult
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=24)
+PARSE_BUDGET = 5.0  # seconds of worker time for one feed document
+EXTRACT_BUDGET = 10.0  # seconds for one article page
+ARTICLE_CONCURRENCY = 8  # pages fetched at once for one feed
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a poll needs. Built once per process (and again on config reload)."""
+
+    config: Config
+    http: Http
+    store: Store
+    notifier: Notifier
+    isolator: Isolator
+    rules: RuleSet
+    now: Callable[[], datetime]
+    parse_budget: float = PARSE_BUDGET
+    extract_budget: float = EXTRACT_BUDGET
+    targets_by_rule: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def targets_by_rule(config: Config) -> dict[str, list[str]]:
+    return {rule.name: list(rule.notify) for rule in config.rules}
+
+
+async def poll_feed(feed: FeedSpec, ctx: Context) -> PollResult:
+    """Poll one feed; store what is new; write the alerts it owes into the outbox."""
+    started = time.monotonic()
+    now = ctx.now()
+    state = ctx.store.get_feed_state(feed.url)
+    try:
+        result = await _poll(feed, state, ctx, now)
+    except MonitorError as error:
+        result = _failed(feed, state, error, ctx, now)
+    result = replace(result, duration=time.monotonic() - started)
+    event(
+        log,
+        "feed_polled",
+        logging.WARNING if result.error else logging.INFO,
+        feed=feed.name,
+        status=result.status,
+        entries=result.entries,
+        new=result.new,
+        matched=result.matched,
+        alerts=result.alerts,
+        seconds=f"{result.duration:.2f}",
+        error=mask_secrets(str(result.error)) if result.error else None,
+    )
+    return result
+
+
+async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -> PollResult:
+    response = await ctx.http.fetch_feed(feed.url, state)
+    if isinstance(response, NotModified):
+        _succeeded(feed, state, ctx, now, etag=response.etag, last_modified=response.last_modified)
+        return PollResult(feed, "not_modified", next_interval=feed.interval)
+    body_hash = hashlib.sha256(response.body).hexdigest()
+    if body_hash == state.body_hash:
+        # Same bytes as last time (a server without validators): nothing can be new, skip parsing.
+        _succeeded(feed, state, ctx, now, etag=response.etag, last_modified=response.last_modified)
+        return PollResult(feed, "unchanged", next_interval=feed.interval)
+    parsed = await ctx.isolator.run(
+        parse_feed, response.body, response.final_url, response.content_type, budget=ctx.parse_budget
+    )
+    urls = [canonical_url(e.link) if e.link else None for e in parsed.entries]
+    fresh = ctx.store.unseen_entries(feed.url, parsed.entries, urls)
+    by_key = dict(zip((e.key for e in parsed.entries), urls, strict=True))
+    limit = asyncio.Semaphore(ARTICLE_CONCURRENCY)
+
+    async def build(entry: Entry) -> Article:
+        async with limit:
+            return await _article(entry, by_key.get(entry.key), feed, ctx)
+
+    articles = await asyncio.gather(*(build(e) for e in fresh))
+    matched = alerts = 0
+    for article in articles:
+        matches = _match(article, feed, ctx)
+        recorded = ctx.store.record_article(article, matches, ctx.targets_by_rule, now)
+        matched += bool(recorded.matched_rules)
+        alerts += recorded.alerts
+        for rule in recorded.matched_rules:
+            event(log, "article_matched", rule=rule, feed=feed.name, title=article.title[:120], url=article.link)
+    _succeeded(
+        feed,
+        state,
+        ctx,
+        now,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        body_hash=body_hash,
+    )
+    return PollResult(
+        feed,
+        "ok",
+        entries=len(parsed.entries),
+        new=len(fresh),
+        matched=matched,
+        alerts=alerts,
+        next_interval=feed.interval,
+    )
+
+
+async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) -> Article:
+    """The entry with its page's text; the feed's own summary stands in when the page fails."""
+    link = entry.link or ""
+    base = Article(
+        url=url or f"urn:news-monitor:{hashlib.sha256((feed.url + entry.key).encode()).hexdigest()}",
+        link=link,
+        title=entry.title,
+        text=entry.summary,
+        feed_url=feed.url,
+        feed_name=feed.name,
+        entry_key=entry.key,
+        summary=entry.summary,
+        published=entry.published,
+        language=entry.language,
+        tags=feed.tags,
+        extracted=False,
+    )
+    if not feed.full_text or not link:
+        return replace(base, extract_error=None if not feed.full_text else "entry has no link")
+    try:
+        page = await ctx.http.fetch_page(link)
+        extracted = await ctx.isolator.run(extract_article, page.body, page.final_url, budget=ctx.extract_budget)
+    except (FetchError, ExtractError, MonitorError) as error:
+        reason = mask_secrets(str(error))
+        event(log, "extract_fallback", logging.INFO, feed=feed.name, url=link, reason=reason)
+        return replace(base, extract_error=reason)
+    return replace(
+        base,
+        title=entry.title or extracted.title or "",
+        text=extracted.text,
+        published=entry.published or extracted.published,
+        language=extracted.language or entry.language,
+        extracted=True,
+    )
+
+
+def _match(article: Article, feed: FeedSpec, ctx: Context) -> list[Match]:
+    doc = Document(
+        title=article.title,
+        text=article.text,
+        feed=feed.name,
+        tags=feed.tags,
+        lang=article.language,
+    )
+    return ctx.rules.match(doc)
+
+
+def _succeeded(
+    feed: FeedSpec,
+    state: FeedState,
+    ctx: Context,
+    now: datetime,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    body_hash: str | None = None,
+) -> None:
+    ctx.store.save_feed_state(
+        replace(
+            state,
+            etag=etag or state.etag,
+            last_modified=last_modified or state.last_modified,
+            body_hash=body_hash or state.body_hash,
+            failures=0,
+            last_error=None,
+            last_polled=now,
+            last_success=now,
+            next_poll=now + feed.interval,
+            retry_after=None,
+        ),
+        name=feed.name,
+    )
+
+
+def _failed(feed: FeedSpec, state: FeedState, error: MonitorError, ctx: Context, now: datetime) -> PollResult:
+    failures = state.failures + 1
+    delay = backoff(feed.interval, failures)
+    retry_after = None
+    if isinstance(error, FetchError) and error.retry_after:
+        retry_after = now + timedelta(seconds=error.retry_after)
+        delay = max(delay, timedelta(seconds=error.retry_after))
+    ctx.store.save_feed_state(
+        replace(
+            state,
+            failures=failures,
+            last_error=mask_secrets(str(error)),
+            last_polled=now,
+            next_poll=now + delay,
+            retry_after=retry_after,
+        ),
+        name=feed.name,
+    )
+    return PollResult(feed, "error", error=error, next_interval=delay)
+
+
+def backoff(interval: timedelta, failures: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff from the feed's interval, capped at 24 h, with ±10 % jitter; never gives up."""
+    if failures <= 0:
+        return interval
+    base = min(interval * (2 ** min(failures - 1, 16)), MAX_BACKOFF)
+    spread = (rng or random).uniform(0.9, 1.1)
+    return min(base * spread, MAX_BACKOFF)
+
+
+def compile_config_rules(config: Config) -> RuleSet:
+    """All rules compiled once; a bad rule is a ConfigError pointing at its ``query:`` line."""
+    from monitor.errors import ConfigError, MatchError
+    from monitor.match import compile_rules
+
+    try:
+        return compile_rules(config.rules, config.entities)
+    except MatchError as e:
+        index = next((i for i, r in enumerate(config.rules) if r.name == getattr(e, "rule", None)), None)
+        where = config.locate("rules", index, "query") if index is not None else config.locate("rules")
+        path, _, line = where.rpartition(":")
+        raise ConfigError(
+            str(e),
+            path=path or where,
+            line=int(line) if line.isdigit() else None,
+            key=f"rules[{index}].query" if index is not None else "rules",
+        ) from None
+
+
+def build_context(config: Config, store: Store, http: Http, isolator: Isolator, now: Callable[[], datetime]) -> Context:
+    """A context for this config; the daemon builds a new one on reload and keeps its store/http/isolator."""
+    from monitor.notify import Notifier
+
+    return Context(
+        config=config,
+        http=http,
+        store=store,
+        notifier=Notifier(config.targets),
+        isolator=isolator,
+        rules=compile_config_rules(config),
+        now=now,
+        targets_by_rule=targets_by_rule(config),
+    )
