@@ -190,6 +190,9 @@ class Store:
             raise StorageError("cannot start a transaction", subject=str(self.path)) from e
         try:
             yield conn
+        except sqlite3.Error as e:
+            conn.execute("ROLLBACK")
+            raise StorageError("write failed", subject=str(self.path)) from e
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -250,6 +253,16 @@ class Store:
             conn.execute(
                 f"INSERT INTO feeds ({cols}) VALUES ({marks}) ON CONFLICT(url) DO UPDATE SET {updates}", row
             )
+
+    def failing_feeds(self) -> int:
+        return int(self._query("SELECT count(*) AS n FROM feeds WHERE failures > 0")[0]["n"])
+
+    def feed_rows(self) -> list[dict[str, Any]]:
+        """Feed health for ``status``: validators are left out."""
+        return self._query(
+            "SELECT f.url, f.name, f.failures, f.last_error, f.last_polled, f.last_success, f.next_poll,"
+            " (SELECT count(*) FROM articles a WHERE a.feed_url = f.url) AS articles FROM feeds f ORDER BY f.name"
+        )
 
     # -- entries and articles ------------------------------------------------------------------------------
 
