@@ -166,6 +166,7 @@ class RuleConfig(Model):
     languages: list[str] = Field(default_factory=list)
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
     template: str | None = None
+    salient: bool = False  # every @entity of the query must appear in the title or first paragraph
 
     @field_validator("query")
     @classmethod

@@ -117,9 +117,43 @@ class BudgetExceeded(MonitorError):
 
 
 class MatchError(MonitorError):
-    """A watch rule could not be compiled (also reported as ConfigError with file and line)."""
+    """A watch rule could not be compiled (also reported as ConfigError with file and line).
+
+    ``column`` is 1-based; ``caret`` is the query with a ``^`` line under that column."""
 
     message = "invalid rule"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        rule: str = "",
+        query: str = "",
+        column: int | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.rule = rule
+        self.query = query
+        self.column = column
+        self.expected = expected
+        super().__init__(message)
+
+    @property
+    def caret(self) -> str:
+        if self.column is None:
+            return ""
+        return f"{self.query}\n{' ' * (self.column - 1)}^"
+
+    def __str__(self) -> str:
+        where = f"rule {self.rule!r}" if self.rule else "rule"
+        if self.column is not None:
+            where += f", column {self.column}"
+        text = f"{where}: {self.message}"
+        if self.expected:
+            text += f"; expected {self.expected}"
+        if self.column is not None:
+            text += "\n" + "\n".join("    " + line for line in self.caret.split("\n"))
+        return text
 
 
 class NotifyError(MonitorError):

@@ -1,0 +1,764 @@
+"""Compile every rule once into one term index; match documents; explain a rule's verdict.
+
+Matching a document (the "presearcher" design of Lucene Monitor):
+
+1. tokenise each field once; map every token to its keys (folded singular, exact acronym, folded form);
+2. look the document's distinct keys up in the index of all rules' terms (dict lookups; a dict per prefix
+   length for ``magnet*``; one Aho-Corasick automaton for CJK substrings) — this shortlists the rules one of
+   whose required terms is present;
+3. evaluate only those rules' boolean trees over the document's posting lists.
+
+Every step is linear in the document's length (times the number of distinct prefix lengths); no regular
+expression built from a rule runs over article text.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
+
+from monitor.config import EntityConfig, RuleConfig
+from monitor.errors import MatchError
+from monitor.match import query as q
+from monitor.match.entities import entity_aliases, resolve_entity, suggest_entity
+from monitor.match.text import (
+    MIN_PREFIX,
+    Unit,
+    analyse_term,
+    case_key,
+    fold,
+    paragraph_end,
+    stem,
+    tokenize,
+)
+from monitor.types import Hit, Match
+
+FIELD_SPAN = 1 << 24  # positions of title, text and feed live in disjoint ranges of this size
+_FIELDS = ("title", "text", "feed")
+_SNIPPET_BEFORE, _SNIPPET_AFTER = 80, 200
+_STOPWORDS_TEXT = (
+    "a an and are as at be by for from has have he in is it its of on or said that the to was were "
+    "will with this which would also not but they their been more new than one two last year pct mln dlrs"
+)
+_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+Span = tuple[int, int]  # [start, end) in global token positions
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What a rule sees of an article."""
+
+    title: str
+    text: str
+    feed: str = ""
+    tags: tuple[str, ...] = ()
+    lang: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One document, analysed once
+
+
+class _Analysed:
+    __slots__ = ("case_pos", "cjk_pos", "doc", "fields", "folded_pos", "lead_end", "prefix_pos", "word_pos")
+
+    def __init__(self, doc: Document, rules: RuleSet) -> None:
+        self.doc = doc
+        self.word_pos: dict[str, list[int]] = {}
+        self.case_pos: dict[str, list[int]] = {}
+        self.folded_pos: dict[str, list[int]] = {}
+        self.prefix_pos: dict[str, list[int]] = {}
+        self.cjk_pos: dict[str, list[int]] = {}
+        # per field: (text, start offsets, end offsets) indexed by position - base
+        self.fields: list[tuple[str, list[int], list[int]]] = []
+        for i, text in enumerate((doc.title, doc.text, doc.feed)):
+            self.fields.append(self._field(text, i * FIELD_SPAN, rules))
+        cut = paragraph_end(doc.text)
+        starts = self.fields[1][1]
+        self.lead_end = FIELD_SPAN + bisect.bisect_left(starts, cut)
+
+    def _field(self, text: str, base: int, rules: RuleSet) -> tuple[str, list[int], list[int]]:
+        starts: list[int] = []
+        ends: list[int] = []
+        word_pos, case_pos, folded_pos = self.word_pos, self.case_pos, self.folded_pos
+        keys: dict[str, tuple[str, str, str | None]] = {}
+        automaton = rules._automaton if rules._cjk_atoms else None
+        pos = base
+        for start, end, raw, cjk in tokenize(text):
+            if cjk:
+                if automaton is not None:
+                    for last, key in automaton.iter(raw):
+                        self.cjk_pos.setdefault(key, []).append(pos + last + 1 - len(key))
+                for i in range(len(raw)):
+                    starts.append(start + i)
+                    ends.append(start + i + 1)
+                pos += len(raw)
+                continue
+            k = keys.get(raw)
+            if k is None:
+                folded = fold(raw)
+                exact = case_key(raw) if raw[:2].isupper() else None
+                k = keys[raw] = (stem(folded), folded, exact)
+            word_pos.setdefault(k[0], []).append(pos)
+            folded_pos.setdefault(k[1], []).append(pos)
+            if k[2] is not None:
+                case_pos.setdefault(k[2], []).append(pos)
+            starts.append(start)
+            ends.append(end)
+            pos += 1
+        for key_positions in self.cjk_pos.values():
+            key_positions.sort()
+        return text, starts, ends
+
+    def scope(self, name: str) -> Span:
+        if name == "default":
+            return (0, 2 * FIELD_SPAN)
+        if name == "lead":
+            return (0, self.lead_end)
+        i = _FIELDS.index(name)
+        return (i * FIELD_SPAN, (i + 1) * FIELD_SPAN)
+
+    def chars(self, span: Span) -> tuple[str, int, int]:
+        """(field name, start, end) character offsets of a span of positions."""
+        i = span[0] // FIELD_SPAN
+        base = i * FIELD_SPAN
+        _, starts, ends = self.fields[i]
+        return _FIELDS[i], starts[span[0] - base], ends[span[1] - 1 - base]
+
+
+class _Ctx:
+    """Evaluation state for one document: memoised postings shared by every rule."""
+
+    __slots__ = ("an", "leaves", "sets")
+
+    def __init__(self, an: _Analysed) -> None:
+        self.an = an
+        self.leaves: dict[tuple[Any, ...], list[Span]] = {}
+        self.sets: dict[Unit, set[int]] = {}
+
+    def starts(self, unit: Unit) -> list[int]:
+        kind = unit.kind
+        if kind == "word":
+            return self.an.word_pos.get(unit.key, [])
+        if kind == "case":
+            return self.an.case_pos.get(unit.key, [])
+        if kind == "cjk":
+            return self.an.cjk_pos.get(unit.key, [])
+        found = self.an.prefix_pos.get(unit.key)
+        if found is None:
+            found = sorted(p for f, ps in self.an.folded_pos.items() if f.startswith(unit.key) for p in ps)
+            self.an.prefix_pos[unit.key] = found
+        return found
+
+    def start_set(self, unit: Unit) -> set[int]:
+        found = self.sets.get(unit)
+        if found is None:
+            found = self.sets[unit] = set(self.starts(unit))
+        return found
+
+
+def _length(unit: Unit) -> int:
+    return len(unit.key) if unit.kind == "cjk" else 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Compiled rule trees
+
+
+class _Node:
+    __slots__ = ("source",)
+
+    def __init__(self, source: q.Node) -> None:
+        self.source = source
+
+    def spans(self, ctx: _Ctx) -> list[Span]:
+        """Where the node holds (sorted); empty when it does not hold or has no position (NOT, tag:)."""
+        raise NotImplementedError
+
+    def holds(self, ctx: _Ctx) -> bool:
+        return bool(self.spans(ctx))
+
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
+        """Append (span, term, entity) of every positive term that holds."""
+
+
+class _Leaf(_Node):
+    """A word, phrase, wildcard or alias within a field scope."""
+
+    __slots__ = ("entity", "key", "label", "scope", "units")
+
+    def __init__(self, source: q.Node, units: tuple[Unit, ...], scope: str, label: str, entity: str | None):
+        super().__init__(source)
+        self.units = units
+        self.scope = scope
+        self.label = label
+        self.entity = entity
+        self.key = (units, scope)
+
+    def spans(self, ctx: _Ctx) -> list[Span]:
+        found = ctx.leaves.get(self.key)
+        if found is None:
+            found = ctx.leaves[self.key] = self._compute(ctx)
+        return found
+
+    def _compute(self, ctx: _Ctx) -> list[Span]:
+        first = self.units[0]
+        starts = ctx.starts(first)
+        if not starts:
+            return []
+        lo, hi = ctx.an.scope(self.scope)
+        starts = starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
+        out: list[Span] = []
+        rest = self.units[1:]
+        step = _length(first)
+        for s in starts:
+            end = s + step
+            for unit in rest:
+                if end not in ctx.start_set(unit):
+                    break
+                end += _length(unit)
+            else:
+                out.append((s, end))
+        return out
+
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
+        out.extend((span, self.label, self.entity) for span in self.spans(ctx))
+
+
+class _Or(_Node):
+    __slots__ = ("children",)
+
+    def __init__(self, source: q.Node, children: Sequence[_Node]) -> None:
+        super().__init__(source)
+        self.children = tuple(children)
+
+    def spans(self, ctx: _Ctx) -> list[Span]:
+        found = [c.spans(ctx) for c in self.children]
+        return sorted(set().union(*found)) if len(found) > 1 else found[0]
+
+    def holds(self, ctx: _Ctx) -> bool:
+        return any(c.holds(ctx) for c in self.children)
+
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
+        for c in self.children:
+            if c.holds(ctx):
+                c.collect(ctx, out)
+
+
+class _And(_Or):
+    __slots__ = ()
+
+    def spans(self, ctx: _Ctx) -> list[Span]:
+        return super().spans(ctx) if self.holds(ctx) else []
+
+    def holds(self, ctx: _Ctx) -> bool:
+        return all(c.holds(ctx) for c in self.children)
+
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
+        if self.holds(ctx):
+            super().collect(ctx, out)
+
+
+class _Not(_Node):
+    __slots__ = ("child",)
+
+    def __init__(self, source: q.Node, child: _Node) -> None:
+        super().__init__(source)
+        self.child = child
+
+    def spans(self, ctx: _Ctx) -> list[Span]:
+        return []
+
+    def holds(self, ctx: _Ctx) -> bool:
+        return not self.child.holds(ctx)
+
+
+class _Meta(_Node):
+    """``tag:`` and ``lang:``: hold or not for the whole document, no position."""
+
+    __slots__ = ("field", "value")
+
+    def __init__(self, source: q.Node, field_name: str, value: str) -> None:
+        super().__init__(source)
+        self.field = field_name
+        self.value = fold(value)
+
+    def spans(self, ctx: _Ctx) -> list[Span]:
+        return []
+
+    def holds(self, ctx: _Ctx) -> bool:
+        doc = ctx.an.doc
+        if self.field == "tag":
+            return any(fold(t) == self.value for t in doc.tags)
+        return doc.lang is not None and _primary(doc.lang) == _primary(self.value)
+
+
+class _Near(_Node):
+    __slots__ = ("distance", "left", "right")
+
+    def __init__(self, source: q.Node, left: _Node, right: _Node, distance: int) -> None:
+        super().__init__(source)
+        self.left = left
+        self.right = right
+        self.distance = distance
+
+    def spans(self, ctx: _Ctx) -> list[Span]:
+        left, right = self.left.spans(ctx), self.right.spans(ctx)
+        if not left or not right:
+            return []
+        starts = [s for s, _ in right]
+        n = self.distance
+        out: set[Span] = set()
+        for a in left:
+            i = bisect.bisect_left(starts, a[0])
+            # the nearest right-hand spans on either side of a (spans are short, so neighbours suffice)
+            for b in right[max(0, i - 2) : i + 2]:
+                gap = max(b[0] - a[1], a[0] - b[1], 0)
+                if gap <= n and a[0] // FIELD_SPAN == b[0] // FIELD_SPAN:
+                    out.add((min(a[0], b[0]), max(a[1], b[1])))
+        return sorted(out)
+
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
+        if self.holds(ctx):
+            self.left.collect(ctx, out)
+            self.right.collect(ctx, out)
+
+
+def _primary(lang: str) -> str:
+    return lang.replace("_", "-").split("-")[0].casefold()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Compiling
+
+
+@dataclass(slots=True)
+class _Rule:
+    config: RuleConfig
+    root: _Node
+    order: int
+    feeds: frozenset[str]
+    tags: frozenset[str]
+    languages: frozenset[str]
+
+
+class _Compiler:
+    def __init__(self, rule: RuleConfig, entities: Mapping[str, EntityConfig]) -> None:
+        self.rule = rule
+        self.entities = entities
+
+    def fail(self, node: q.Node, message: str, expected: str | None = None) -> MatchError:
+        return MatchError(message, rule=self.rule.name, query=self.rule.query, column=node.start + 1, expected=expected)
+
+    def compile(self) -> _Node:
+        if not self.rule.query.strip():
+            raise MatchError(
+                "the query is empty",
+                rule=self.rule.name,
+                query=self.rule.query,
+                column=1,
+                expected='a word, a "phrase", an @entity or "("',
+            )
+        tree = q.parse_query(self.rule.query, self.rule.name)
+        if not _positive(tree):
+            raise self.fail(
+                tree,
+                "the query only excludes; it would match almost every article",
+                "at least one term that must be present, e.g. gold -silver",
+            )
+        return self.node(tree, None)
+
+    def node(self, node: q.Node, scope: str | None) -> _Node:
+        if isinstance(node, q.Field):
+            if node.field in ("tag", "lang"):
+                return self.meta(node.child, node.field)
+            return self.node(node.child, node.field)
+        if isinstance(node, q.Word):
+            units = analyse_term(node.text, prefix=node.prefix)
+            if not units:
+                raise self.fail(node, f"{node.text!r} has no letters or digits to match", "a word")
+            if node.prefix and units[-1].kind == "prefix" and len(units[-1].key) < MIN_PREFIX:
+                raise self.fail(
+                    node, f"{node.text}* is too short for a wildcard", f"at least {MIN_PREFIX} letters before *"
+                )
+            label = node.text + ("*" if node.prefix else "")
+            return _Leaf(node, units, scope or "default", label, None)
+        if isinstance(node, q.Phrase):
+            prefix = node.text.endswith("*")
+            units = analyse_term(node.text.rstrip("*"), prefix=prefix)
+            if not units:
+                raise self.fail(node, f'"{node.text}" has no letters or digits to match', "some words")
+            return _Leaf(node, units, scope or "default", node.text, None)
+        if isinstance(node, q.Entity):
+            return self.entity(node, scope)
+        if isinstance(node, q.Not):
+            return _Not(node, self.node(node.child, scope))
+        if isinstance(node, q.And):
+            return _And(node, [self.node(c, scope) for c in node.children])
+        if isinstance(node, q.Or):
+            return _Or(node, [self.node(c, scope) for c in node.children])
+        if isinstance(node, q.Near):
+            for side in (node.left, node.right):
+                bad = _positionless(side)
+                if bad is not None:
+                    raise self.fail(
+                        bad,
+                        "NEAR needs words on both sides; this part has no position",
+                        "words, phrases or @entities (not NOT, tag: or lang:) around NEAR",
+                    )
+            return _Near(node, self.node(node.left, scope), self.node(node.right, scope), node.distance)
+        raise self.fail(node, "unsupported query part")  # pragma: no cover - the parser makes no other nodes
+
+    def entity(self, node: q.Entity, scope: str | None) -> _Node:
+        name = resolve_entity(node.name, self.entities)
+        if name is None:
+            raise self.fail(node, f"unknown entity @{node.name}", suggest_entity(node.name, self.entities))
+        aliases = entity_aliases(name, self.entities[name])
+        if scope is None and self.rule.salient:
+            scope = "lead"
+        leaves = [_Leaf(node, units, scope or "default", text, name) for text, units in aliases]
+        return leaves[0] if len(leaves) == 1 else _Or(node, leaves)
+
+    def meta(self, node: q.Node, field_name: str) -> _Node:
+        if isinstance(node, q.Word | q.Phrase):
+            return _Meta(node, field_name, node.text)
+        if isinstance(node, q.Or):
+            return _Or(node, [self.meta(c, field_name) for c in node.children])
+        raise self.fail(node, f'{field_name}: takes a word, a "phrase" or (a OR b)', f"{field_name}:value")
+
+
+def _positive(node: q.Node) -> bool:
+    """Can the node only hold when something is present (not merely absent)?"""
+    if isinstance(node, q.Not):
+        return False
+    if isinstance(node, q.And):
+        return any(_positive(c) for c in node.children)
+    if isinstance(node, q.Or):
+        return all(_positive(c) for c in node.children)
+    if isinstance(node, q.Field):
+        return _positive(node.child)
+    return True
+
+
+def _positionless(node: q.Node) -> q.Node | None:
+    """The first part of a NEAR operand that has no position in the text, if any."""
+    if isinstance(node, q.Not):
+        return node
+    if isinstance(node, q.Field):
+        return node if node.field in ("tag", "lang") else _positionless(node.child)
+    if isinstance(node, q.And | q.Or):
+        for c in node.children:
+            bad = _positionless(c)
+            if bad is not None:
+                return bad
+    if isinstance(node, q.Near):
+        return _positionless(node.left) or _positionless(node.right)
+    return None
+
+
+def _unit_cost(unit: Unit) -> float:
+    """Rough frequency of a term: short words and stopwords are common, long ones rare."""
+    cost = 8.0 / len(unit.key)
+    if unit.kind == "cjk":
+        cost /= 2
+    elif unit.kind == "prefix":
+        cost *= 3
+    if unit.key in _STOPWORDS:
+        cost *= 50
+    return cost
+
+
+def _required(node: _Node) -> tuple[frozenset[Unit], float] | None:
+    """Terms one of which must be present for the node to hold, with a cost; None when there are none."""
+    if isinstance(node, _Leaf):
+        best = min(node.units, key=_unit_cost)
+        return frozenset([best]), _unit_cost(best)
+    if isinstance(node, _And):
+        options = [r for c in node.children if (r := _required(c)) is not None]
+        return min(options, key=lambda r: r[1]) if options else None
+    if isinstance(node, _Near):
+        options = [r for c in (node.left, node.right) if (r := _required(c)) is not None]
+        return min(options, key=lambda r: r[1]) if options else None
+    if isinstance(node, _Or):
+        units: set[Unit] = set()
+        cost = 0.0
+        for c in node.children:
+            r = _required(c)
+            if r is None:
+                return None
+            units |= r[0]
+            cost += r[1]
+        return frozenset(units), cost
+    return None
+
+
+def _units(node: _Node) -> Iterable[Unit]:
+    if isinstance(node, _Leaf):
+        yield from node.units
+    elif isinstance(node, _Or):  # also _And
+        for c in node.children:
+            yield from _units(c)
+    elif isinstance(node, _Not):
+        yield from _units(node.child)
+    elif isinstance(node, _Near):
+        yield from _units(node.left)
+        yield from _units(node.right)
+
+
+def compile_rules(rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> RuleSet:
+    """Compile every rule into one RuleSet. Raises MatchError naming the first bad rule."""
+    return RuleSet(rules, entities)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Matching and explaining
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One top-level part of a rule (or one rule option) and whether it held for the document."""
+
+    text: str
+    held: bool
+    hits: tuple[Hit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    rule: str
+    query: str
+    clauses: tuple[Clause, ...]
+    options: tuple[Clause, ...]
+    match: Match | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def matched(self) -> bool:
+        return self.match is not None
+
+
+class RuleSet:
+    """All rules compiled into one index. Immutable after construction; safe to share."""
+
+    def __init__(self, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> None:
+        self._rules: list[_Rule] = []
+        self._by_name: dict[str, _Rule] = {}
+        self._word_index: dict[str, list[int]] = {}
+        self._case_index: dict[str, list[int]] = {}
+        self._prefix_index: dict[str, list[int]] = {}
+        self._cjk_index: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        self._prefix_atoms: set[str] = set()
+        self._cjk_atoms: set[str] = set()
+        for order, config in enumerate(rules):
+            root = _Compiler(config, entities).compile()
+            rule = _Rule(
+                config,
+                root,
+                order,
+                frozenset(f.casefold() for f in config.feeds),
+                frozenset(fold(t) for t in config.tags),
+                frozenset(_primary(x) for x in config.languages),
+            )
+            self._rules.append(rule)
+            self._by_name[config.name] = rule
+            for unit in _units(root):
+                if unit.kind == "prefix":
+                    self._prefix_atoms.add(unit.key)
+                elif unit.kind == "cjk":
+                    self._cjk_atoms.add(unit.key)
+            required = _required(root)
+            if required is None:
+                self._always.append(order)
+                continue
+            for unit in required[0]:
+                index = {
+                    "word": self._word_index,
+                    "case": self._case_index,
+                    "prefix": self._prefix_index,
+                    "cjk": self._cjk_index,
+                }[unit.kind]
+                index.setdefault(unit.key, []).append(order)
+        self._prefix_lengths = sorted({len(p) for p in self._prefix_index})
+        self._automaton = ahocorasick.Automaton()
+        for key in self._cjk_atoms:
+            self._automaton.add_word(key, key)
+        if self._cjk_atoms:
+            self._automaton.make_automaton()
+
+    @property
+    def rule_names(self) -> list[str]:
+        return [r.config.name for r in self._rules]
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def _candidates(self, an: _Analysed) -> list[int]:
+        found: set[int] = set(self._always)
+        for key in an.word_pos.keys() & self._word_index.keys():
+            found.update(self._word_index[key])
+        for key in an.case_pos.keys() & self._case_index.keys():
+            found.update(self._case_index[key])
+        for key in an.cjk_pos.keys() & self._cjk_index.keys():
+            found.update(self._cjk_index[key])
+        if self._prefix_lengths:
+            index = self._prefix_index
+            for folded in an.folded_pos:
+                for n in self._prefix_lengths:
+                    if n > len(folded):
+                        break
+                    rules = index.get(folded[:n])
+                    if rules is not None:
+                        found.update(rules)
+        return sorted(found)
+
+    def match(self, doc: Document) -> list[Match]:
+        """Every rule that matches the document, in configuration order, each with its hits and snippet."""
+        an = _Analysed(doc, self)
+        ctx = _Ctx(an)
+        out: list[Match] = []
+        for i in self._candidates(an):
+            rule = self._rules[i]
+            if not _applies(rule, doc) or not rule.root.holds(ctx):
+                continue
+            found = _make_match(rule, ctx)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def explain(self, rule_name: str, doc: Document) -> Explanation:
+        """Why ``rule_name`` does or does not match ``doc``: each top-level clause and each rule option."""
+        rule = self._by_name.get(rule_name)
+        if rule is None:
+            raise MatchError(f"no rule named {rule_name!r}", rule=rule_name)
+        an = _Analysed(doc, self)
+        ctx = _Ctx(an)
+        root = rule.root
+        parts = root.children if isinstance(root, _And) else (root,)
+        clauses = []
+        for part in parts:
+            found: list[tuple[Span, str, str | None]] = []
+            held = part.holds(ctx)
+            if held:
+                part.collect(ctx, found)
+            src = part.source
+            clauses.append(Clause(rule.config.query[src.start : src.end], held, _hits(found, an)))
+        config = rule.config
+        options = []
+        if rule.feeds:
+            options.append(Clause(f"feeds: {', '.join(config.feeds)}", doc.feed.casefold() in rule.feeds))
+        if rule.tags:
+            options.append(Clause(f"tags: {', '.join(config.tags)}", bool(rule.tags & _doc_tags(doc))))
+        if rule.languages:
+            held = doc.lang is not None and _primary(doc.lang) in rule.languages
+            options.append(Clause(f"languages: {', '.join(config.languages)}", held))
+        match = _make_match(rule, ctx) if _applies(rule, doc) and root.holds(ctx) else None
+        if config.min_mentions > 1:
+            count = len(_collect(rule, ctx)) if root.holds(ctx) else 0
+            options.append(Clause(f"min_mentions: {config.min_mentions} (found {count})", count >= config.min_mentions))
+        return Explanation(config.name, config.query, tuple(clauses), tuple(options), match)
+
+
+def _doc_tags(doc: Document) -> frozenset[str]:
+    return frozenset(fold(t) for t in doc.tags)
+
+
+def _applies(rule: _Rule, doc: Document) -> bool:
+    if rule.feeds and doc.feed.casefold() not in rule.feeds:
+        return False
+    if rule.tags and not rule.tags & _doc_tags(doc):
+        return False
+    return not rule.languages or (doc.lang is not None and _primary(doc.lang) in rule.languages)
+
+
+def _collect(rule: _Rule, ctx: _Ctx) -> list[tuple[Span, str, str | None]]:
+    found: list[tuple[Span, str, str | None]] = []
+    rule.root.collect(ctx, found)
+    seen: set[Span] = set()
+    unique = []
+    for item in sorted(found):
+        if item[0] not in seen:
+            seen.add(item[0])
+            unique.append(item)
+    return unique
+
+
+def _hits(found: Sequence[tuple[Span, str, str | None]], an: _Analysed) -> tuple[Hit, ...]:
+    hits = []
+    for span, term, entity in found:
+        name, start, end = an.chars(span)
+        hits.append(Hit(term=term, field=name, start=start, end=end, entity=entity))
+    return tuple(hits)
+
+
+def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
+    found = _collect(rule, ctx)
+    if rule.config.min_mentions > 1 and len(found) < rule.config.min_mentions:
+        return None
+    hits = _hits(found, ctx.an)
+    snippet, highlights = make_snippet(ctx.an.doc, hits)
+    return Match(
+        rule=rule.config.name, hits=hits, snippet=snippet, highlights=highlights, priority=rule.config.priority
+    )
+
+
+def make_snippet(doc: Document, hits: Sequence[Hit]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Plain text around the first hit in the body (else the title), and the hits inside it."""
+    in_text = [h for h in hits if h.field == "text"]
+    chosen = in_text or [h for h in hits if h.field == "title"]
+    if not chosen:
+        return _clip(doc.text, 0, _SNIPPET_BEFORE + _SNIPPET_AFTER), ()
+    source = doc.text if in_text else doc.title
+    first = min(h.start for h in chosen)
+    lo = max(0, first - _SNIPPET_BEFORE)
+    if lo:
+        space = source.find(" ", lo, first)
+        lo = space + 1 if space >= 0 else lo
+    hi = min(len(source), first + _SNIPPET_AFTER)
+    if hi < len(source):
+        space = source.rfind(" ", first, hi)
+        hi = space if space > first else hi
+    prefix = "…" if lo else ""
+    body = source[lo:hi].replace("\n", " ").replace("\t", " ")
+    snippet = prefix + body + ("…" if hi < len(source) else "")
+    shift = len(prefix) - lo
+    highlights = tuple(sorted({(h.start + shift, h.end + shift) for h in chosen if h.start >= lo and h.end <= hi}))
+    return snippet, highlights
+
+
+def _clip(text: str, lo: int, hi: int) -> str:
+    body = text[lo:hi].replace("\n", " ")
+    return body + ("…" if hi < len(text) else "")
+
+
+def render_explanation(expl: Explanation, mark: tuple[str, str] = ("[", "]")) -> str:
+    """Plain-text report for ``test-rule``: verdict, clauses that held and did not, highlighted snippet."""
+    lines = [f"{'MATCH' if expl.matched else 'NO MATCH'}  rule {expl.rule}: {expl.query}"]
+    for clause in (*expl.clauses, *expl.options):
+        lines.append(f"  {'✓' if clause.held else '✗'} {clause.text}")
+        for hit in clause.hits[:5]:
+            entity = f" (@{hit.entity})" if hit.entity else ""
+            lines.append(f"      {hit.term!r}{entity} in {hit.field} at {hit.start}-{hit.end}")
+        if len(clause.hits) > 5:
+            lines.append(f"      … and {len(clause.hits) - 5} more")
+    if expl.match is not None:
+        lines.append("  snippet: " + highlight(expl.match.snippet, expl.match.highlights, mark))
+    return "\n".join(lines)
+
+
+def highlight(snippet: str, spans: Sequence[tuple[int, int]], mark: tuple[str, str] = ("[", "]")) -> str:
+    """The snippet with each highlighted span wrapped in ``mark`` (overlaps merged)."""
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(spans):
+        if start < pos:
+            continue
+        out += [snippet[pos:start], mark[0], snippet[start:end], mark[1]]
+        pos = end
+    out.append(snippet[pos:])
+    return "".join(out)

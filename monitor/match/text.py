@@ -1,0 +1,158 @@
+"""Text analysis shared by rules and documents: one tokeniser, one folding, one plural rule.
+
+A rule term and an article word match when they analyse to the same key, so both sides go through the
+functions here. Everything is a fixed regular expression or a dict lookup over the article: no user pattern
+ever runs over article text, and the cost is linear in the article's length.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Japanese, Chinese and Korean have no spaces to split on: such runs are matched by substring.
+_CJK_CHARS = (
+    "\u3005\u3007\u303b"  # 々 〇 〻
+    "\u3040-\u30ff"  # hiragana, katakana (with ー)
+    "\u31f0-\u31ff"  # katakana extensions
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"  # hangul
+    "\uff66-\uff9f"  # half-width katakana
+)
+_CJK = re.compile(f"[{_CJK_CHARS}]")
+# Dotted acronyms (U.S., U.K.) first, then CJK runs, then words (letters/digits; a possessive 's is kept
+# with its word and dropped, other apostrophes split: l'Élysée → l, Élysée).
+_TOKEN = re.compile(
+    rf"(?:[^\W\d_]\.){{2,}}"
+    rf"|[{_CJK_CHARS}]+"
+    rf"|[^\W_{_CJK_CHARS}]+(?:['’][sS](?![^\W_]))?"
+)
+_FOLD_EXTRA = str.maketrans({"ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "æ": "ae", "œ": "oe"})
+
+# Words ending in s that are not plurals, and plurals the suffix rules get wrong.
+_NOT_PLURAL_TEXT = (
+    "news series species always perhaps whereas towards afterwards "
+    "besides sometimes politics economics physics mathematics lens chaos thanks"
+)
+_NOT_PLURAL = frozenset(_NOT_PLURAL_TEXT.split())
+_IRREGULAR = {
+    "gases": "gas",
+    "buses": "bus",
+    "crises": "crisis",
+    "analyses": "analysis",
+    "theses": "thesis",
+    "indices": "index",
+    "bonuses": "bonus",
+    "viruses": "virus",
+    "statuses": "status",
+}
+
+CS_MAX = 5  # all-capital entity aliases up to this many characters match case-sensitively
+
+
+Token = tuple[int, int, str, bool]  # (start, end, raw, cjk): character offsets into the text; raw as written
+# (dots of acronyms and a possessive 's removed); cjk marks a run of Japanese/Chinese/Korean characters.
+
+
+def tokenize(text: str) -> list[Token]:
+    out: list[Token] = []
+    append = out.append
+    for m in _TOKEN.finditer(text):
+        raw = m.group()
+        start, end = m.span()
+        if _CJK.match(raw):
+            append((start, end, raw, True))
+            continue
+        if raw[-1] == ".":
+            raw = raw.replace(".", "")
+        elif raw[-2:] in ("'s", "’s", "'S", "’S"):
+            raw = raw[:-2]
+            end -= 2
+        append((start, end, raw, False))
+    return out
+
+
+def fold(word: str) -> str:
+    """Lower case without accents: ``Élysée`` → ``elysee``."""
+    if word.isascii():
+        return word.lower()
+    decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD_EXTRA))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().replace("’", "'")
+
+
+def stem(folded: str) -> str:
+    """The singular of an English plural (earths → earth, companies → company, taxes → tax)."""
+    n = len(folded)
+    if n <= 3 or folded[-1] != "s" or not folded.isascii() or folded in _NOT_PLURAL:
+        return folded
+    irregular = _IRREGULAR.get(folded)
+    if irregular is not None:
+        return irregular
+    if folded.endswith("ies") and n > 4:
+        return folded[:-3] + "y"
+    if folded.endswith(("sses", "xes", "ches", "shes", "zzes")):
+        return folded[:-2]
+    if folded.endswith(("ss", "us", "is", "'s")):
+        return folded
+    return folded[:-1]
+
+
+def word_key(raw: str) -> str:
+    return stem(fold(raw))
+
+
+def case_key(raw: str) -> str:
+    """The case-sensitive key: ``APEC``, ``REEs`` → ``REE``."""
+    if len(raw) > 2 and raw[-1] == "s" and raw[:-1].isupper():
+        return raw[:-1]
+    return raw
+
+
+def is_acronym(raw: str) -> bool:
+    """Short all-capital aliases (APEC, REE, US, G7) are matched case-sensitively."""
+    return 2 <= len(raw) <= CS_MAX and raw.isupper()
+
+
+def paragraph_end(text: str) -> int:
+    """Offset where the first paragraph ends.
+
+    Paragraphs are separated by a blank line or an indented line when the text has any (newswire style);
+    otherwise by a single line break (the style of extracted article text)."""
+    m = re.search(r"\n[ \t]*\n|\n[ \t]{2,}", text)
+    if m is not None:
+        return m.start()
+    nl = text.find("\n")
+    return len(text) if nl < 0 else nl
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One analysed piece of a rule term: how to look it up in a document.
+
+    ``word``: folded singular key; ``case``: exact case-sensitive key; ``prefix``: folded prefix (magnet*);
+    ``cjk``: substring of a Japanese/Chinese/Korean run."""
+
+    kind: str
+    key: str
+
+
+MIN_PREFIX = 2
+
+
+def analyse_term(text: str, *, prefix: bool = False, acronyms: bool = False) -> tuple[Unit, ...]:
+    """A query word, phrase or alias → units in order (``rare-earth`` → rare, earth).
+
+    ``prefix`` makes the last unit a prefix; ``acronyms`` keeps short all-capital words case-sensitive."""
+    units: list[Unit] = []
+    tokens = tokenize(text)
+    for _, _, raw, cjk in tokens:
+        if cjk:
+            units.append(Unit("cjk", raw))
+        elif acronyms and is_acronym(raw):
+            units.append(Unit("case", case_key(raw)))
+        else:
+            units.append(Unit("word", word_key(raw)))
+    if prefix and units and units[-1].kind != "cjk":
+        units[-1] = Unit("prefix", fold(tokens[-1][2]))
+    return tuple(units)
