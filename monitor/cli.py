@@ -160,6 +160,43 @@ def cmd_feeds_list(args: argparse.Namespace, config: Config) -> int:
 Command = Callable[[argparse.Namespace, Config], int]
 
 
+def cmd_test_rule(args: argparse.Namespace, config: Config) -> int:
+    """Match one article against one rule; print MATCH or NO MATCH, the clauses, the snippet. Exit 0/1."""
+    from monitor.match import Document, render_explanation
+    from monitor.pipeline import compile_config_rules
+
+    rules = compile_config_rules(config)
+    if args.rule not in rules.rule_names:
+        raise ConfigError(f"no rule named {args.rule!r} (known: {', '.join(rules.rule_names)})", path=config.path)
+    if args.text is not None:
+        doc = Document(title="", text=args.text, feed=args.feed or "", lang=args.lang)
+    else:
+        from monitor.extract import extract_article
+
+        if args.url:
+            from monitor.fetch import Http
+
+            async def get() -> bytes:
+                async with Http(config.fetch, timeout=config.poll.timeout.total_seconds(), concurrency=1) as http:
+                    return (await http.fetch_page(args.url)).body
+
+            body, url = asyncio.run(get()), args.url
+        else:
+            try:
+                body, url = Path(args.file).read_bytes(), Path(args.file).resolve().as_uri()
+            except OSError as e:
+                raise ConfigError(f"cannot read {args.file}: {e.strerror}") from None
+        if url.startswith("file:") and body.lstrip()[:1] != b"<":
+            text = body.decode("utf-8", "replace")
+            doc = Document(title="", text=text, feed=args.feed or "", lang=args.lang)
+        else:
+            page = extract_article(body, url)
+            doc = Document(title=page.title, text=page.text, feed=args.feed or "", lang=args.lang or page.language)
+    explanation = rules.explain(args.rule, doc)
+    print(render_explanation(explanation))
+    return EXIT_OK if explanation.matched else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="news-monitor",
@@ -188,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feed", help="only this feed (name or URL)")
     p = add("check", cmd_check, "validate the config and print it with secrets masked")
     p.add_argument("-q", "--quiet", action="store_true", help="only validate")
+    p = add("test-rule", cmd_test_rule, "match one article against one rule and explain why or why not")
+    p.add_argument("rule", help="the rule's name")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="fetch and extract this page")
+    source.add_argument("--file", help="an HTML page (extracted) or a plain-text file")
+    source.add_argument("--text", help="the article text itself")
+    p.add_argument("--feed", help="the feed name the article came from (for feed: and feeds:)")
+    p.add_argument("--lang", help="the article's language (for lang: and languages:)")
     add("status", cmd_status, "feed health and the outbox (pending, retrying, dead)")
     feeds = sub.add_parser("feeds", help="list, import, export or discover feeds")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="SUBCOMMAND", required=True)
