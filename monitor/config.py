@@ -122,10 +122,89 @@ class FetchConfig(Model):
         return value
 
 
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\s*(?:s|sec|second|m|min|minute|h|hour|d|day))\s*$")
+_RATE_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+_RATE_UNITS |= {"d": 86400, "day": 86400}
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_rate(value: str) -> tuple[int, float]:
+    """``20/min``, ``1/s``, ``100/5min`` → (messages, seconds)."""
+    m = _RATE.match(value)
+    if not m or int(m.group(1)) < 1:
+        raise ValueError(f"{value!r} is not a rate; write it as 20/min, 1/s or 100/hour")
+    per = re.match(r"(\d*)\s*(\w+)", m.group(2))
+    assert per is not None
+    return int(m.group(1)), float(int(per.group(1) or 1) * _RATE_UNITS[per.group(2)])
+
+
+def check_cron(value: str) -> str:
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a cron schedule such as \"0 8 * * *\" (minute hour day month weekday)")
+    return value
+
+
+def check_template(value: str) -> str:
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    try:
+        ImmutableSandboxedEnvironment().parse(value)
+    except TemplateSyntaxError as e:
+        raise ValueError(f"template syntax error on template line {e.lineno}: {e.message}") from None
+    return value
+
+
+class QuietHoursConfig(Model):
+    """A daily window (``start`` to ``end``, may cross midnight) in ``tz`` when only urgent alerts go out."""
+
+    start: str
+    end: str
+    tz: str = "UTC"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(str(value)):
+            raise ValueError(f"{value!r} is not a time of day such as 22:00")
+        return str(value)
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone such as Europe/Berlin or UTC") from None
+        return value
+
+
+class TemplateConfig(Model):
+    """User templates (Jinja2, sandboxed) for the message title and body."""
+
+    title: str | None = None
+    body: str | None = None
+
+    @field_validator("title", "body")
+    @classmethod
+    def _syntax(cls, value: str | None) -> str | None:
+        return check_template(value) if value is not None else None
+
+
 class TargetConfig(Model):
-    """One notification target: one or more apprise URLs."""
+    """One notification target: one or more apprise URLs and how to deliver to them."""
 
     urls: list[str]
+    format: Literal["auto", "text", "markdown", "html", "telegram", "slack"] = "auto"
+    rate: str | None = None
+    quiet_hours: QuietHoursConfig | None = None
+    digest: str | None = None
+    fallback: str | None = None
+    template: TemplateConfig | None = None
 
     @field_validator("urls")
     @classmethod
@@ -133,6 +212,33 @@ class TargetConfig(Model):
         if not value or not all(isinstance(u, str) and u.strip() for u in value):
             raise ValueError("a target needs at least one apprise URL")
         return value
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return check_cron(value) if value is not None else None
+
+    @property
+    def rate_limit(self) -> tuple[int, float] | None:
+        return parse_rate(self.rate) if self.rate else None
+
+
+class DeliveryConfig(Model):
+    """How the outbox is flushed: retries, dead-lettering, the fallback target."""
+
+    interval: Duration = timedelta(seconds=15)
+    timeout: Duration = timedelta(seconds=30)
+    retry_min: Duration = timedelta(seconds=30)
+    retry_max: Duration = timedelta(hours=1)
+    max_age: Duration = timedelta(hours=24)
+    fallback: str | None = None
 
 
 class FeedConfig(Model):
@@ -197,6 +303,7 @@ class Config(Model):
     entities: dict[str, EntityConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     _source: SourceMap | None = PrivateAttr(default=None)
 
@@ -229,6 +336,22 @@ class Config(Model):
                     raise _KeyedError(
                         ("rules", i, "notify", j), f"unknown target {target!r} (known: {known})"
                     )
+        known_targets = ", ".join(sorted(self.targets)) or "none defined"
+        if self.delivery.fallback is not None and self.delivery.fallback not in self.targets:
+            raise _KeyedError(
+                ("delivery", "fallback"), f"unknown target {self.delivery.fallback!r} (known: {known_targets})"
+            )
+        for name, spec in self.targets.items():
+            if spec.fallback is not None and spec.fallback not in self.targets:
+                raise _KeyedError(
+                    ("targets", name, "fallback"), f"unknown target {spec.fallback!r} (known: {known_targets})"
+                )
+        for i, rule in enumerate(self.rules):
+            if rule.digest is not None:
+                try:
+                    check_cron(rule.digest)
+                except ValueError as e:
+                    raise _KeyedError(("rules", i, "digest"), str(e)) from None
         seen_feeds: set[str] = set()
         for i, feed in enumerate(self.feeds):
             if feed.url in seen_feeds:

@@ -21,3 +21,7 @@ def corpus_path(*parts: str) -> Path:
 @pytest.fixture
 def corpus() -> Path:
     return corpus_path()
+
+
+# Real notification receivers (aiosmtpd, HTTP webhook) for any test module.
+from tests.receivers import smtp_sink, webhook  # noqa: E402, F401
