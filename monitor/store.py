@@ -20,6 +20,15 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from monitor.dedupe import (
+    DedupePolicy,
+    Fingerprint,
+    fingerprint,
+    paragraph_key,
+    paragraphs,
+    same_story,
+    signature_from_bytes,
+)
 from monitor.errors import StorageError
 from monitor.types import Alert, Article, Entry, FeedState, Match
 
@@ -124,6 +133,32 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
     db.table("alerts").create_index(["rule", "story_id", "target"], unique=True)
     db.table("alerts").create_index(["status", "next_attempt"])
+
+
+@migrations()
+def m002_dedupe(db: sqlite_utils.Database) -> None:
+    # Near-duplicates: each article's MinHash signature, its LSH bands as indexed integers (finding candidate
+    # stories is an index lookup on (band, seen)), and per-feed paragraph keys that reveal page furniture.
+    articles = db.table("articles")
+    articles.add_column("content_hash", str)
+    articles.add_column("words", int)
+    articles.add_column("minhash", bytes)
+    articles.create_index(["content_hash", "fetched"])
+    db.execute(
+        "CREATE TABLE article_bands (band INTEGER NOT NULL, seen TEXT NOT NULL,"
+        " article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE)"
+    )
+    db.execute("CREATE INDEX idx_article_bands_band_seen ON article_bands (band, seen)")
+    db.execute("CREATE INDEX idx_article_bands_article_id ON article_bands (article_id)")
+    # A paragraph a feed has published under two or more stories is furniture, not news.
+    db.execute(
+        "CREATE TABLE furniture (key INTEGER PRIMARY KEY, story_id INTEGER NOT NULL,"
+        " stories INTEGER NOT NULL DEFAULT 1)"
+    )
+
+
+_MAX_PARAGRAPHS = 500  # per article, for furniture keys (SQLite caps bound parameters)
+_MAX_CANDIDATES = 200  # stories compared per article; the newest win if a band is very crowded
 
 
 @migrations()
@@ -321,8 +356,13 @@ class Store:
         matches: Sequence[Match],
         targets: Mapping[str, Sequence[str]],
         now: datetime,
+        dedupe: DedupePolicy | None = None,
     ) -> Recorded:
-        """Store an article, its story, its new matches and their alerts in one transaction."""
+        """Store an article, its story, its new matches and their alerts in one transaction.
+
+        The article joins a story seen within ``dedupe.window`` when it carries the same text (exact content
+        hash, or near-duplicate by MinHash); then only rules new to that story alert."""
+        policy = dedupe or DedupePolicy()
         stamp = _iso(now)
         with self.transaction() as conn:
             existing = conn.execute(
@@ -338,14 +378,20 @@ class Store:
                     (article.feed_url, article.entry_key, existing[0], stamp),
                 )
                 return Recorded(existing[0], existing[1], False, False, (), 0)
-            story_id = conn.execute(
-                "INSERT INTO stories (title, created, updated, sources) VALUES (?, ?, ?, 1)",
-                (article.title, stamp, stamp),
-            ).lastrowid
-            assert story_id is not None
+            fp, keys = self._fingerprint(conn, article)
+            found = self._find_story(conn, fp, _iso(now - policy.window), policy)
+            if found is None:
+                story_id = conn.execute(
+                    "INSERT INTO stories (title, created, updated, sources) VALUES (?, ?, ?, 1)",
+                    (article.title, stamp, stamp),
+                ).lastrowid
+                assert story_id is not None
+            else:
+                story_id = found
             article_id = conn.execute(
                 "INSERT INTO articles (url, link, feed_url, title, summary, text, language, published, fetched,"
-                " extracted, extract_error, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " extracted, extract_error, story_id, content_hash, words, minhash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     article.url,
                     article.link,
@@ -359,16 +405,77 @@ class Store:
                     int(article.extracted),
                     article.extract_error,
                     story_id,
+                    fp.content_hash,
+                    fp.words,
+                    fp.signature_bytes(),
                 ),
             ).lastrowid
             assert article_id is not None
-            conn.execute("UPDATE stories SET first_article_id = ? WHERE id = ?", (article_id, story_id))
+            if found is None:
+                conn.execute("UPDATE stories SET first_article_id = ? WHERE id = ?", (article_id, story_id))
+            else:  # sources: the outlets (feeds) that carry the story
+                conn.execute(
+                    "UPDATE stories SET updated = ?, sources = (SELECT count(DISTINCT feed_url) FROM articles"
+                    " WHERE story_id = ?) WHERE id = ?",
+                    (stamp, story_id, story_id),
+                )
+            conn.executemany(
+                "INSERT INTO article_bands (band, seen, article_id) VALUES (?, ?, ?)",
+                [(band, stamp, article_id) for band in fp.bands()],
+            )
+            conn.executemany(
+                "INSERT INTO furniture (key, story_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+                " stories = stories + (story_id != excluded.story_id), story_id = excluded.story_id",
+                [(key, story_id) for key in keys],
+            )
             conn.execute(
                 "INSERT OR IGNORE INTO entries (feed_url, key, article_id, first_seen) VALUES (?, ?, ?, ?)",
                 (article.feed_url, article.entry_key, article_id, stamp),
             )
             matched, alerts = self._record_matches(conn, story_id, article_id, matches, targets, stamp)
-            return Recorded(article_id, story_id, True, True, matched, alerts)
+            return Recorded(article_id, story_id, True, found is None, matched, alerts)
+
+    @staticmethod
+    def _fingerprint(conn: sqlite3.Connection, article: Article) -> tuple[Fingerprint, list[int]]:
+        """The article's fingerprint without its feed's known furniture, and its paragraph keys."""
+        text = article.text or article.summary
+        keyed = {paragraph_key(article.feed_url, p): p for p in paragraphs(text)[:_MAX_PARAGRAPHS]}
+        furniture: set[str] = set()
+        if keyed:
+            rows = conn.execute(
+                f"SELECT key FROM furniture WHERE stories >= 2 AND key IN ({', '.join('?' * len(keyed))})",
+                list(keyed),
+            )
+            furniture = {keyed[key] for (key,) in rows}
+        return fingerprint(article.title, text, furniture), list(keyed)
+
+    @staticmethod
+    def _find_story(conn: sqlite3.Connection, fp: Fingerprint, since: str | None, policy: DedupePolicy) -> int | None:
+        """The story seen since ``since`` whose article best contains this text (or is contained in it)."""
+        if fp.words >= policy.min_words:
+            row = conn.execute(
+                "SELECT story_id FROM articles WHERE content_hash = ? AND fetched >= ? ORDER BY id DESC LIMIT 1",
+                (fp.content_hash, since),
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+        bands = fp.bands()
+        if not bands:
+            return None
+        candidates = conn.execute(
+            "SELECT id, story_id, minhash, words, title FROM articles WHERE id IN (SELECT DISTINCT article_id"
+            f" FROM article_bands WHERE band IN ({', '.join('?' * len(bands))}) AND seen >= ?"
+            " ORDER BY article_id DESC LIMIT ?)",
+            (*bands, since, _MAX_CANDIDATES),
+        ).fetchall()
+        best: tuple[float, int] | None = None
+        for _, story_id, blob, words, title in candidates:
+            if blob is None:
+                continue
+            score = same_story(fp, signature_from_bytes(blob), words or 0, title or "", policy)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, int(story_id))
+        return best[1] if best else None
 
     def _record_matches(
         self,
