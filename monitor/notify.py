@@ -429,6 +429,7 @@ class Notifier:
 
         _install_response_recorder()
         self.timeout = timeout
+        self.specs: dict[str, TargetConfig] = dict(targets)
         self._targets: dict[str, _Target] = {}
         asset = apprise.AppriseAsset(storage_mode="memory")
         for name, spec in targets.items():

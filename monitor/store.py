@@ -171,6 +171,16 @@ def m003_deliveries(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_deliveries_target_sent ON deliveries (target, sent)")
 
 
+@migrations()
+def m003_deliveries(db: sqlite_utils.Database) -> None:
+    # One row per message sent (an alert, a summary, a digest): per-target rate limits count these.
+    db.execute(
+        "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, target TEXT NOT NULL, sent TEXT NOT NULL,"
+        " alerts INTEGER NOT NULL DEFAULT 1)"
+    )
+    db.execute("CREATE INDEX idx_deliveries_target_sent ON deliveries (target, sent)")
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value is not None else None
 
@@ -605,6 +615,70 @@ class Store:
         for row in self._query("SELECT target, status, count(*) AS n FROM alerts GROUP BY target, status"):
             out.setdefault(row["target"], {})[row["status"]] = row["n"]
         return out
+
+    # -- delivery bookkeeping (deliver.py) -----------------------------------------------------------------
+
+    def mark_sent_many(self, alert_ids: Sequence[int], target: str, now: datetime) -> None:
+        """Alerts that went out in one message; the message counts once against the target's rate limit."""
+        stamp = _iso(now)
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE alerts SET status = 'sent', sent = ?, last_attempt = ?, attempts = attempts + 1,"
+                " last_error = NULL, next_attempt = NULL WHERE id = ?",
+                [(stamp, stamp, i) for i in alert_ids],
+            )
+            conn.execute(
+                "INSERT INTO deliveries (target, sent, alerts) VALUES (?, ?, ?)", (target, stamp, len(alert_ids))
+            )
+
+    def messages_since(self, target: str, since: datetime) -> int:
+        rows = self._query(
+            "SELECT count(*) AS n FROM deliveries WHERE target = ? AND sent >= ?", (target, _iso(since))
+        )
+        return int(rows[0]["n"])
+
+    def hold(self, alert_ids: Sequence[int], until: datetime | None) -> None:
+        """Hold alerts: until a time (quiet hours: a catch-up message then) or, with None, for a digest."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE alerts SET status = 'held', next_attempt = ? WHERE id = ?",
+                [(_iso(until), i) for i in alert_ids],
+            )
+
+    def defer_target(self, target: str, until: datetime) -> int:
+        """Nothing goes to ``target`` before ``until`` (its Retry-After, its rate limit): survives restarts."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "UPDATE alerts SET next_attempt = ? WHERE target = ? AND status IN ('pending', 'retrying')"
+                " AND (next_attempt IS NULL OR next_attempt < ?)",
+                (_iso(until), target, _iso(until)),
+            ).rowcount
+
+    def held_due(self, now: datetime, limit: int = 1000) -> list[Alert]:
+        """Alerts held for quiet hours whose window has ended."""
+        rows = self._query(
+            self._ALERT_SELECT + " WHERE al.status = 'held' AND al.next_attempt IS NOT NULL"
+            " AND al.next_attempt <= ? ORDER BY al.id LIMIT ?",
+            (_iso(now), limit),
+        )
+        return [self._alert(r) for r in rows]
+
+    def digest_alerts(self, target: str, rules: Sequence[str] | None = None) -> list[Alert]:
+        """Alerts held for ``target``'s next digest (optionally only these rules'), oldest first."""
+        sql = self._ALERT_SELECT + " WHERE al.status = 'held' AND al.next_attempt IS NULL AND al.target = ?"
+        params: list[Any] = [target]
+        if rules is not None:
+            sql += f" AND al.rule IN ({', '.join('?' * len(rules))})"
+            params.extend(rules)
+        return [self._alert(r) for r in self._query(sql + " ORDER BY al.id", params)]
+
+    def outbox_errors(self) -> dict[str, str]:
+        """target → the last error of its most recently failed alert (retrying or dead)."""
+        rows = self._query(
+            "SELECT target, last_error FROM alerts WHERE id IN (SELECT max(id) FROM alerts"
+            " WHERE status IN ('retrying', 'dead') AND last_error IS NOT NULL GROUP BY target)"
+        )
+        return {r["target"]: r["last_error"] for r in rows}
 
     # -- delivery bookkeeping (deliver.py) -----------------------------------------------------------------
 
