@@ -1,0 +1,128 @@
+"""extract.extract_article on the seed page, on corpus pages against bare trafilatura, and on hostile bytes."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytest_httpserver import HTTPServer
+
+from bench.bench_extract import bare, load_zyte, ours, prf
+from monitor.errors import ExtractError
+from monitor.extract import decode_html, extract_article
+from tests.conftest import corpus_path
+
+URL = "https://news.example.org/2025/10/28/story.html"
+PARAGRAPH = (
+    "Tokyo and Washington agreed on Tuesday to cooperate on rare earths and critical minerals, "
+    "officials said, in a pact meant to reduce reliance on Chinese supply chains."
+)
+
+
+def _page(body: str, *, head: str = '<meta charset="utf-8">', lang: str = "") -> str:
+    return (
+        f"<!DOCTYPE html><html{lang}><head>{head}<title>Headline here | Site</title></head><body>"
+        f"<nav><a href='/'>Home</a> <a href='/news'>News</a></nav><article><h1>Headline here</h1>{body}"
+        "</article><footer>All rights reserved. Privacy policy.</footer></body></html>"
+    )
+
+
+def test_seed_page_headline_and_paragraphs_without_boilerplate() -> None:
+    seed = corpus_path("seed")
+    story = [line.strip() for line in (seed / "story.txt").read_text(encoding="utf-8").splitlines()]
+    article = extract_article((seed / "page.html").read_bytes(), URL)
+    assert article.title == "Japan and U.S. to Sign Landmark Deal on Rare Earth Cooperation Amid China Tensions"
+    paragraphs = [line for line in story if len(line) > 60]
+    assert len(paragraphs) >= 8
+    for paragraph in paragraphs:
+        assert paragraph in article.text
+    for boilerplate in ("Kindly share this story", "whatsapp", "Related Articles", "Markets close higher",
+                        "Football: late winner", "All rights reserved", "Privacy"):  # fmt: skip
+        assert boilerplate not in article.text
+    assert article.published == datetime(2025, 10, 28, 6, 30, tzinfo=UTC)
+    assert article.language == "en"
+
+
+def test_ours_not_worse_than_bare_trafilatura_on_30_zyte_pages() -> None:
+    corpus_path("article_extraction_benchmark")
+    pages = load_zyte(limit=30)
+    mine = statistics.mean(prf(p.expected, ours(p.html, p.url), 1)[2] for p in pages)
+    theirs = statistics.mean(prf(p.expected, bare(p.html, p.url), 1)[2] for p in pages)
+    assert mine >= theirs, (mine, theirs)
+    assert mine > 0.9
+
+
+def test_declared_latin1_charset() -> None:
+    html = _page(f"<p>{PARAGRAPH} Café Müller in Zürich.</p>", head='<meta charset="iso-8859-1">')
+    article = extract_article(html.encode("latin-1"), URL)
+    assert "Café Müller in Zürich" in article.text
+
+
+def test_http_equiv_shift_jis_and_script_language() -> None:
+    text = "東京とワシントンはレアアースの協力で合意した。" * 5
+    html = _page(f"<p>{text}</p>", head='<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">')
+    article = extract_article(html.encode("shift_jis"), URL)
+    assert "レアアース" in article.text
+    assert article.language == "ja"
+
+
+def test_undeclared_utf8_and_cp1252() -> None:
+    html = _page(f"<p>{PARAGRAPH} “Quoted” — naïve.</p>", head="")
+    assert "“Quoted” — naïve" in decode_html(html.encode("utf-8"))
+    # Undeclared legacy bytes: a detector guesses; short samples may come out wrong but never raise.
+    text = extract_article(html.encode("cp1252"), URL).text
+    assert PARAGRAPH in text
+    assert "Quoted" in text
+
+
+def test_utf16_bom() -> None:
+    html = _page(f"<p>{PARAGRAPH} Ärger.</p>", head="")
+    assert "Ärger" in extract_article(b"\xff\xfe" + html.encode("utf-16-le"), URL).text
+
+
+def test_declared_language_wins() -> None:
+    html = _page(f"<p>{PARAGRAPH}</p>", lang=' lang="de-AT"')
+    assert extract_article(html.encode(), URL).language == "de"
+
+
+def test_decomposed_accents_are_composed() -> None:
+    html = _page(f"<p>{PARAGRAPH} Cafe\u0301 in Zu\u0308rich.</p>")
+    assert "Café in Zürich" in extract_article(html.encode(), URL).text
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b"",
+        b"\x00\x01\x02",
+        b"<html><body><nav><a href='/'>Home</a></nav></body></html>",
+        b'{"json": true}',
+    ],
+)
+def test_no_usable_text(html: bytes) -> None:
+    with pytest.raises(ExtractError):
+        extract_article(html, URL)
+
+
+def test_never_fetches_anything(httpserver: HTTPServer) -> None:
+    base = httpserver.url_for("/")
+    html = _page(
+        f"<p>{PARAGRAPH}</p><img src='{base}img.png'><iframe src='{base}frame'></iframe>",
+        head=f"<meta charset='utf-8'><link rel='canonical' href='{base}canonical'><base href='{base}'>",
+    )
+    article = extract_article(html.encode(), httpserver.url_for("/article"))
+    assert PARAGRAPH in article.text
+    assert httpserver.log == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([b"", b"<html><body><p>", b'<meta charset="bogus">', b"\xff\xfe"]), st.binary(max_size=300))
+def test_arbitrary_bytes_raise_only_extract_error(prefix: bytes, data: bytes) -> None:
+    try:
+        article = extract_article(prefix + data, URL)
+    except ExtractError:
+        return
+    assert article.text
