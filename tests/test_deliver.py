@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections.abc import Iterator, Mapping
@@ -16,11 +17,11 @@ from monitor.config import Config
 from monitor.deliver import DeliveryReport, backoff, deliver_due, quiet_until, send_digests
 from monitor.notify import Notifier
 from monitor.store import Store
-from monitor.types import Alert, Article, Match
+from monitor.types import Article, Match
 from tests.receivers import Reply, Webhook
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa".split()
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"]
 
 
 @pytest.fixture
@@ -95,8 +96,8 @@ def test_backoff_is_exponential_with_jitter_and_capped() -> None:
     cfg = make_config({}).delivery
     rng = random.Random(7)
     delays = [backoff(n, cfg, rng).total_seconds() for n in range(12)]
-    assert all(15 <= delays[0] <= 30 for _ in [0])
-    assert all(a * 0.5 <= b for a, b in zip(delays, delays[1:], strict=False) if b < 1800)
+    assert 15 <= delays[0] <= 30
+    assert all(a * 0.5 <= b for a, b in itertools.pairwise(delays) if b < 1800)
     assert max(delays) <= 3600 and len({round(d) for d in delays}) > 6
 
 
