@@ -107,6 +107,9 @@ class FetchConfig(Model):
     user_agent: str = f"{APP}/0.1 (+feed monitor; RSS/Atom poller)"
     allow_networks: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     max_redirects: int = Field(5, ge=0, le=20)
+    per_host: int = Field(2, ge=1, le=50)  # requests at once to one host
+    parse_budget: Duration = timedelta(seconds=5)  # worker time for parsing one feed document
+    extract_budget: Duration = timedelta(seconds=10)  # worker time for extracting one article page
 
     @field_validator("allow_networks", mode="before")
     @classmethod
