@@ -18,12 +18,13 @@ import xml.sax
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import feedparser
 import lxml.etree  # type: ignore[import-untyped]
 import lxml.html  # type: ignore[import-untyped]
 
+from monitor.dedupe import canonical_url
 from monitor.errors import ParseError
 from monitor.types import Entry, ParsedFeed
 
@@ -49,7 +50,6 @@ _UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _WS = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?=$|[-_])")
-_TRACKING_PARAM = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|mc_cid|mc_eid|igshid|ocid|cmpid|_ga)$", re.I)
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -155,7 +155,7 @@ def entry_key(guid: str | None, link: str | None, title: str, summary: str) -> s
     if guid:
         return guid
     if link:
-        return canonical_link(link)
+        return canonical_url(link)
     digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
     return f"sha256:{digest}"
 
@@ -226,25 +226,6 @@ def _clean_link(value: Any, base: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     return urlunsplit(parts)
-
-
-def canonical_link(url: str) -> str:
-    """Minimal canonical form until dedupe.canonical_url exists: lower-case scheme and host, no fragment,
-    no tracking parameters, no default port."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
-    except ValueError:
-        return url
-    scheme = parts.scheme.lower()
-    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAM.match(k)]
-    )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 def _datetime(value: Any) -> datetime | None:

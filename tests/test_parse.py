@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
-from monitor.parse import NOT_A_FEED, canonical_link, html_to_text, parse_feed
+from monitor.parse import NOT_A_FEED, html_to_text, parse_feed
 from tests.conftest import corpus_path
 
 URL = "https://feeds.example.org/news.xml"
@@ -232,10 +232,9 @@ def test_xxe_is_not_expanded(tmp_path: Path) -> None:
     assert all("TOPSECRET" not in e.title + e.summary for e in feed.entries)
 
 
-def test_html_to_text_and_canonical_link() -> None:
+def test_html_to_text() -> None:
     assert html_to_text("a &amp; b<br>c<style>p{}</style>") == "a & b c"
     assert html_to_text("") == ""
-    assert canonical_link("HTTPS://Example.ORG:443/a?b=1&utm_medium=x#frag") == "https://example.org/a?b=1"
 
 
 _PREFIXES = [
