@@ -86,7 +86,7 @@ async def _once(config: Config, store: Store, feed_name: str | None) -> list[Pol
                 return await poll_feed(feed, ctx)
 
         results: list[PollResult] = await asyncio.gather(*(one(f) for f in feeds))
-        await deliver_due(store, ctx.notifier, _now())
+        await deliver_due(store, ctx.notifier, _now(), config)
         return results
     finally:
         await http.close()
@@ -126,6 +126,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     try:
         feeds = store.feed_rows()
         counts = store.outbox_counts()
+        errors = store.outbox_errors()
     finally:
         store.close()
     console = _console()
@@ -140,10 +141,31 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             f["last_error"] or "",
         )
     console.print(table)
-    out = Table("target", "pending", "retrying", "sent", "dead", title="outbox")
+    out = Table("target", "pending", "retrying", "held", "sent", "dead", "last error", title="outbox")
     for target, states in sorted(counts.items()):
-        out.add_row(target, *(str(states.get(s, 0)) for s in ("pending", "retrying", "sent", "dead")))
+        row = (str(states.get(s, 0)) for s in ("pending", "retrying", "held", "sent", "dead"))
+        out.add_row(target, *row, errors.get(target, ""))
     console.print(out)
+    return EXIT_OK
+
+
+def cmd_notify_test(args: argparse.Namespace, config: Config) -> int:
+    """Send one test message to a target and say whether it arrived."""
+    from monitor.notify import Notifier
+
+    if args.target not in config.targets:
+        known = ", ".join(sorted(config.targets)) or "none defined"
+        raise ConfigError(f"no target named {args.target!r} (known: {known})", path=config.path)
+    notifier = Notifier({args.target: config.targets[args.target]}, timeout=config.delivery.timeout.total_seconds())
+    shown = notifier.describe(args.target)
+    body = f"This is a test message from news-monitor to target {args.target!r}. If you read it, delivery works."
+    try:
+        asyncio.run(notifier.send_text(args.target, "news-monitor test message", body))
+    except MonitorError as e:
+        kind = "permanent" if getattr(e, "permanent", False) else "transient"
+        print(f"failed ({kind}): {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"sent to {args.target} ({shown})")
     return EXIT_OK
 
 
@@ -234,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feed", help="the feed name the article came from (for feed: and feeds:)")
     p.add_argument("--lang", help="the article's language (for lang: and languages:)")
     add("status", cmd_status, "feed health and the outbox (pending, retrying, dead)")
+    p = add("notify-test", cmd_notify_test, "send a test message to one target and report the result")
+    p.add_argument("target", help="the target's name")
     feeds = sub.add_parser("feeds", help="list, import, export or discover feeds")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="SUBCOMMAND", required=True)
     p = feeds_sub.add_parser("list", help="the configured feeds")

@@ -296,3 +296,24 @@ def test_target_template_from_config(webhook: Webhook) -> None:
     spec = TargetConfig(urls=[webhook.url()], template=TemplateConfig(title="NEWS {{ title }}"))
     run(Notifier({"hook": spec}, timeout=10).send(make_alert(target="hook")))
     assert webhook.wait_for(1, 10)[0].json()["title"] == "NEWS Japan and US sign rare earths pact"
+
+
+def test_cli_notify_test_reports_success_and_failure(tmp_path: Path, webhook: Webhook) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        f"database: {tmp_path / 'db.sqlite'}\ntargets:\n  hook: {webhook.url()}\n  down: json://127.0.0.1:9/x\n"
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "monitor", "--config", str(config), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+
+    ok = cli("notify-test", "hook")
+    assert ok.returncode == 0 and "sent to hook" in ok.stdout
+    assert "test message" in webhook.wait_for(1)[0].json()["message"]
+    down = cli("notify-test", "down")
+    assert down.returncode == 1 and "failed (transient)" in down.stderr
+    assert cli("notify-test", "nope").returncode == 2
