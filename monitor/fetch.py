@@ -428,7 +428,7 @@ class Http:
                 try:
                     nxt = resp.url.join(URL(location))
                 except (ValueError, TypeError) as e:
-                    raise FetchError("invalid redirect Location", url=url, status=status) from e
+                    raise FetchError("invalid redirect Location", url=url, status=status, permanent=True) from e
                 if nxt.scheme not in ("http", "https"):
                     raise FetchError(
                         f"redirect to a non-HTTP URL ({nxt.scheme or 'no scheme'})",

@@ -117,3 +117,10 @@ async def serving(
         yield server
     finally:
         await server.stop()
+
+
+def redirect_to(location: str, status: int = 302) -> Handler:
+    async def handler(_req: Request, w: asyncio.StreamWriter) -> None:
+        w.write(response(status, b"", {"Location": location}))
+
+    return handler
