@@ -1,5 +1,7 @@
 """Feed bytes → ``ParsedFeed``: feedparser for RSS/Atom/RDF, our own reader for JSON Feed. Pure.
 
+Also OPML import/export and feed discovery from an HTML page's ``<link rel="alternate">`` tags.
+
 The bozo policy (which of feedparser's complaints a feed survives) lives here and only here: see
 ``SURVIVABLE`` and ``_check_bozo``. Nothing in this module touches the network: feedparser gets a byte
 stream (a bare ``bytes`` argument would be tried as a file name first) and never a URL.
@@ -15,7 +17,8 @@ import json
 import re
 import time
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -321,3 +324,104 @@ def _iso_datetime(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# OPML and discovery
+
+_FEED_TYPES = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json", "application/json"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlFeed:
+    """One feed of an OPML subscription list. ``tags`` are its folder names and ``category`` entries."""
+
+    url: str
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def _safe_xml_parser() -> lxml.etree.XMLParser:
+    # No entity expansion (XXE, billion laughs), no DTD loading, no network.
+    return lxml.etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False)
+
+
+def parse_opml(body: bytes) -> list[OpmlFeed]:
+    """The feeds of an OPML document, in document order, each URL once. Outlines whose ``xmlUrl`` is not
+    an http(s) URL are left out. Raises ``ParseError`` when the bytes are not OPML."""
+    try:
+        root = lxml.etree.fromstring(body, _safe_xml_parser())
+    except (lxml.etree.XMLSyntaxError, ValueError) as e:
+        raise ParseError("invalid OPML (XML refused)") from e
+    if root is None or not isinstance(root.tag, str) or lxml.etree.QName(root).localname.lower() != "opml":
+        raise ParseError("not an OPML document")
+    feeds: dict[str, OpmlFeed] = {}
+    body_el = next((el for el in root if isinstance(el.tag, str) and el.tag.lower() == "body"), None)
+    if body_el is not None:
+        _walk_outlines(body_el, (), feeds)
+    return list(feeds.values())
+
+
+def _walk_outlines(parent: lxml.etree._Element, folders: tuple[str, ...], out: dict[str, OpmlFeed]) -> None:
+    for outline in parent:
+        if not isinstance(outline.tag, str) or outline.tag.lower() != "outline":
+            continue
+        attrs = {k.lower(): v for k, v in outline.attrib.items()}
+        label = _plain(attrs.get("title") or attrs.get("text")) or None
+        url = (attrs.get("xmlurl") or "").strip()
+        if not url:
+            _walk_outlines(outline, (*folders, label) if label else folders, out)
+            continue
+        link = _clean_link(url, "")
+        if link is None or link in out:
+            continue
+        categories = [c.strip().strip("/") for c in (attrs.get("category") or "").split(",")]
+        tags = dict.fromkeys([*folders, *(c for c in categories if c)])
+        out[link] = OpmlFeed(url=link, name=label, tags=tuple(tags))
+
+
+def export_opml(feeds: Iterable[OpmlFeed], title: str = "news-monitor feeds") -> str:
+    """An OPML 2.0 document: feeds grouped in a folder per first tag, every tag also in ``category``."""
+    root = lxml.etree.Element("opml", version="2.0")
+    head = lxml.etree.SubElement(root, "head")
+    lxml.etree.SubElement(head, "title").text = title
+    body = lxml.etree.SubElement(root, "body")
+    folders: dict[str, lxml.etree._Element] = {}
+    for feed in feeds:
+        parent = body
+        if feed.tags:
+            if feed.tags[0] not in folders:
+                folders[feed.tags[0]] = lxml.etree.SubElement(body, "outline", text=feed.tags[0])
+            parent = folders[feed.tags[0]]
+        name = feed.name or feed.url
+        outline = lxml.etree.SubElement(parent, "outline", type="rss", text=name, title=name, xmlUrl=feed.url)
+        if len(feed.tags) > 1:
+            outline.set("category", ",".join(feed.tags[1:]))
+    text: str = lxml.etree.tostring(root, encoding="unicode", pretty_print=True)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text
+
+
+def discover_feeds(html: bytes, base_url: str) -> list[str]:
+    """Feed URLs a page announces with ``<link rel="alternate" type="application/rss+xml|atom+xml|json">``,
+    absolute (``<base href>`` respected), http(s) only, in page order, each once."""
+    if not html.strip():
+        return []
+    try:
+        doc = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    base = base_url
+    for href in doc.xpath("//base/@href"):
+        base = urljoin(base_url, str(href).strip())
+        break
+    found: dict[str, None] = {}
+    for link in doc.xpath("//link[@href]"):
+        rels = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        if "alternate" in rels and kind in _FEED_TYPES:
+            url = _clean_link(urljoin(base, link.get("href").strip()), base)
+            if url:
+                found.setdefault(url)
+    return list(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
-from monitor.parse import NOT_A_FEED, html_to_text, parse_feed
+from monitor.parse import NOT_A_FEED, OpmlFeed, discover_feeds, export_opml, html_to_text, parse_feed, parse_opml
 from tests.conftest import corpus_path
 
 URL = "https://feeds.example.org/news.xml"
@@ -260,3 +261,114 @@ def test_arbitrary_bytes_raise_only_parse_error(prefix: bytes, data: bytes, cont
     except ParseError:
         return
     assert all(e.key for e in feed.entries)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# OPML and discovery
+
+OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head><title>My subscriptions</title></head>
+  <body>
+    <outline text="Japan">
+      <outline type="rss" text="Example Business" title="Example Business &amp; Markets"
+               xmlUrl="https://www.example-news.jp/rss/business.xml" htmlUrl="https://www.example-news.jp/"/>
+      <outline text="Minerals">
+        <outline type="rss" text="Mining" xmlURL="https://mining.example.com/feed/" category="/metals,energy"/>
+      </outline>
+    </outline>
+    <outline type="rss" text="No folder" xmlUrl="http://plain.example.org/rss"/>
+    <outline type="rss" text="Again" xmlUrl="http://plain.example.org/rss"/>
+    <outline type="rss" text="Local file" xmlUrl="file:///etc/passwd"/>
+    <outline type="rss" text="Podcast" xmlUrl="feed://example.org/x"/>
+    <outline text="Empty folder"/>
+  </body>
+</opml>"""
+
+
+def test_parse_opml_folders_categories_and_bad_urls() -> None:
+    feeds = parse_opml(OPML)
+    assert feeds == [
+        OpmlFeed("https://www.example-news.jp/rss/business.xml", "Example Business & Markets", ("Japan",)),
+        OpmlFeed("https://mining.example.com/feed/", "Mining", ("Japan", "Minerals", "metals", "energy")),
+        OpmlFeed("http://plain.example.org/rss", "No folder", ()),
+    ]
+
+
+def test_export_then_parse_round_trips() -> None:
+    feeds = [
+        OpmlFeed("https://a.example.org/feed?x=1&y=2", 'A "quoted" <name> & co', ("news", "japan")),
+        OpmlFeed("https://b.example.org/rss", None, ("news",)),
+        OpmlFeed("https://c.example.org/atom", "C", ()),
+    ]
+    text = export_opml(feeds)
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    back = parse_opml(text.encode())
+    assert [(f.url, f.tags) for f in back] == [(f.url, f.tags) for f in feeds]
+    assert back[0].name == feeds[0].name
+    assert back[1].name == "https://b.example.org/rss"  # a feed without a name is labelled by its URL
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"<html><body>hi</body></html>", b"<opml><body><outline", _rss(_item(1)), b"\xff\xfe\x00"],
+)
+def test_parse_opml_rejects_other_documents(body: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_opml(body)
+
+
+@pytest.mark.parametrize("attack", ["xxe", "laughs"])
+def test_parse_opml_does_not_expand_entities(tmp_path: Path, attack: str) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    if attack == "xxe":
+        dtd, ref = f'<!ENTITY x SYSTEM "file://{secret}">', "&x;"
+    else:
+        dtd = '<!ENTITY l0 "lol">' + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+        ref = "&l9;"
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE opml [{dtd}]><opml version="2.0"><body>'
+        f'<outline text="a {ref}" xmlUrl="https://e.org/a"/><outline text="x">{ref}</outline></body></opml>'
+    ).encode()
+    try:
+        feeds = parse_opml(body)
+    except ParseError:
+        return
+    assert all("TOPSECRET" not in (f.name or "") and len(f.name or "") < 100 for f in feeds)
+
+
+def test_discover_feeds() -> None:
+    page = b"""<!DOCTYPE html><html><head><meta charset="utf-8">
+    <link rel="alternate" type="application/rss+xml" title="RSS" href="/rss.xml">
+    <link rel="Alternate" type="application/atom+xml; charset=utf-8" href="https://other.example.org/atom">
+    <link rel="alternate feed" type="application/feed+json" href="feed.json">
+    <link rel="alternate" type="application/rss+xml" href="/rss.xml">
+    <link rel="alternate" type="text/html" hreflang="de" href="/de/">
+    <link rel="stylesheet" type="text/css" href="/s.css">
+    <link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+    </head><body><a rel="alternate" type="application/rss+xml" href="/not-a-link-tag.xml">x</a></body></html>"""
+    assert discover_feeds(page, "https://www.example.org/news/today") == [
+        "https://www.example.org/rss.xml",
+        "https://other.example.org/atom",
+        "https://www.example.org/news/feed.json",
+    ]
+
+
+def test_discover_feeds_respects_base_and_handles_garbage() -> None:
+    page = (
+        b'<html><head><base href="https://cdn.example.org/site/">'
+        b"<link rel=alternate type=application/rss+xml href=f.xml></head></html>"
+    )
+    assert discover_feeds(page, "https://www.example.org/") == ["https://cdn.example.org/site/f.xml"]
+    assert discover_feeds(b"", "https://e.org/") == []
+    assert discover_feeds(b"\x00\xff garbage", "https://e.org/") == []
+    assert discover_feeds(b"<html><body><p>no feeds</p></body></html>", "https://e.org/") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_opml_and_discovery_never_raise_unexpected(data: bytes) -> None:
+    assert isinstance(discover_feeds(b"<html><head><link rel=alternate " + data, "https://e.org/"), list)
+    with contextlib.suppress(ParseError):
+        parse_opml(b"<opml><body><outline " + data)
