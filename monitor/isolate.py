@@ -175,6 +175,8 @@ class Isolator:
             async with asyncio.timeout(budget):
                 await ready
         except TimeoutError:
+            if not worker.process.is_alive():  # the kernel's CPU limit got there first (a late loop)
+                raise self._death(worker, name, budget, time.monotonic() - started) from None
             raise BudgetExceeded(f"{name} ran past its {budget:g} s budget and was killed") from None
         finally:
             loop.remove_reader(fd)

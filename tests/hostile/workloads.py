@@ -68,3 +68,8 @@ def extract_page(html: bytes) -> str | None:
 
     result: str | None = trafilatura.extract(html)
     return result
+
+
+def sleep_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
