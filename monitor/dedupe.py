@@ -16,7 +16,6 @@ headlines and page furniture must be one story. Two layers do that:
 from __future__ import annotations
 
 import hashlib
-import random
 import re
 import struct
 import unicodedata
@@ -151,11 +150,10 @@ def _clean_query(query: str) -> str:
 
 NUM_PERM = 64  # MinHash values per text
 BAND_ROWS = 4  # values per LSH band: 16 bands; a pair with 70 % word overlap shares a band 99 % of the time
-_MERSENNE = (1 << 61) - 1
-_rng = random.Random(20261129)  # fixed: stored fingerprints must stay comparable across runs and versions
-_PERMS = tuple((_rng.randrange(1, _MERSENNE), _rng.randrange(0, _MERSENNE)) for _ in range(NUM_PERM))
-del _rng
-_EMPTY = _MERSENNE  # the minimum of an empty set
+# One SHAKE-128 digest per word gives its 64 independent 32-bit hash values in one C call; the signature is
+# then a column-wise minimum (zip + min, also in C). About 3x faster than 64 universal hashes in Python.
+_SIGNATURE = struct.Struct(f">{NUM_PERM}I")
+_EMPTY = 0xFFFFFFFF  # the minimum of an empty set
 
 # Chinese, Japanese and Korean text has no spaces: each character is a token.
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W_]+")
@@ -190,16 +188,16 @@ class Fingerprint:
             return []
         out = []
         for i in range(0, NUM_PERM, BAND_ROWS):
-            data = struct.pack(f">H{BAND_ROWS}Q", i, *self.minhash[i : i + BAND_ROWS])
+            data = struct.pack(f">H{BAND_ROWS}I", i, *self.minhash[i : i + BAND_ROWS])
             out.append(int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True))
         return out
 
     def signature_bytes(self) -> bytes:
-        return struct.pack(f">{NUM_PERM}Q", *self.minhash)
+        return _SIGNATURE.pack(*self.minhash)
 
 
 def signature_from_bytes(blob: bytes) -> tuple[int, ...]:
-    return tuple(struct.unpack(f">{NUM_PERM}Q", blob))
+    return tuple(_SIGNATURE.unpack(blob))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,11 +219,8 @@ def tokens(text: str) -> list[str]:
 
 
 def word_hashes(words: Iterable[str]) -> set[int]:
-    """Stable 61-bit hashes of the distinct words."""
-    return {
-        int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "big") % _MERSENNE
-        for w in set(words)
-    }
+    """Stable 64-bit hashes of the distinct words (for exact set comparisons)."""
+    return {int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "big") for w in set(words)}
 
 
 def paragraphs(text: str) -> list[str]:
@@ -244,13 +239,14 @@ def fingerprint(title: str, text: str, furniture: Collection[str] = ()) -> Finge
     words = [w for p in paragraphs(text) if p not in furniture for w in tokens(p)] if furniture else []
     if not words:
         words = tokens(text)
-    hashes = word_hashes(words)
-    if hashes:
-        minhash = tuple(min([(a * x + b) % _MERSENNE for x in hashes]) for a, b in _PERMS)
+    distinct = set(words)
+    if distinct:
+        rows = [_SIGNATURE.unpack(hashlib.shake_128(w.encode("utf-8")).digest(_SIGNATURE.size)) for w in distinct]
+        minhash = tuple(map(min, zip(*rows, strict=True)))
     else:
         minhash = (_EMPTY,) * NUM_PERM
     digest = hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
-    return Fingerprint(minhash, len(hashes), frozenset(tokens(title)), digest)
+    return Fingerprint(minhash, len(distinct), frozenset(tokens(title)), digest)
 
 
 def jaccard(a: Sequence[int], b: Sequence[int]) -> float:
