@@ -209,12 +209,15 @@ class Webhook:
                 reply = hook._next_reply()
                 if reply.hang:
                     hook.release.wait(reply.hang)
-                self.send_response(reply.status)
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
+                try:
+                    self.send_response(reply.status)
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up (timeout) or was killed: the request is recorded all the same
 
             do_PUT = do_POST
 
