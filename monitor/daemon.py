@@ -276,8 +276,10 @@ class Daemon:
             await self.stopping.wait()
             event(log, "daemon_stopping")
             self.systemd.notify("STOPPING=1")
-            self.scheduler.shutdown(wait=False)
+            # Pause, then drain: APScheduler's asyncio executor cancels running jobs on shutdown.
+            self.scheduler.pause()
             await _drain(SHUTDOWN_GRACE)
+            self.scheduler.shutdown(wait=False)
             for task in background:
                 task.cancel()
         finally:
