@@ -11,29 +11,33 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from monitor.config import Config, find_config, load_config, parse_duration, systemd_env
 from monitor.errors import ConfigError, MonitorError
 from monitor.log import setup_logging
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from monitor.store import Store
-    from monitor.types import PollResult
+    from monitor.types import FeedSpec, PollResult
 
 log = logging.getLogger("monitor.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+T = TypeVar("T")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _console():  # type: ignore[no-untyped-def]
+def _console() -> Console:
     from rich.console import Console
 
     return Console(highlight=False, soft_wrap=True)
@@ -81,11 +85,18 @@ async def _once(config: Config, store: Store, feed_name: str | None) -> list[Pol
         ctx = build_context(config, store, http, isolator, _now)
         limit = asyncio.Semaphore(config.poll.concurrency)
 
-        async def one(feed):  # type: ignore[no-untyped-def]
-            async with limit:
-                return await poll_feed(feed, ctx)
+        progress = _poll_progress(len(feeds))
 
-        results: list[PollResult] = await asyncio.gather(*(one(f) for f in feeds))
+        async def one(feed: FeedSpec) -> PollResult:
+            async with limit:
+                result = await poll_feed(feed, ctx)
+            progress(feed.name)
+            return result
+
+        try:
+            results: list[PollResult] = await asyncio.gather(*(one(f) for f in feeds))
+        finally:
+            progress(None)
         await deliver_due(store, ctx.notifier, _now(), config)
         return results
     finally:
@@ -118,35 +129,62 @@ def cmd_once(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    """Feeds, rules and targets at a glance, from the database the daemon writes."""
     from rich.table import Table
 
     from monitor.store import Store
 
+    now = _now()
     store = Store.open(config.database_path())
     try:
-        feeds = store.feed_rows()
+        feeds = {f["url"]: f for f in store.feed_status(now)}
+        rules = store.rule_status(now)
         counts = store.outbox_counts()
         errors = store.outbox_errors()
+        size = store.size_bytes()
     finally:
         store.close()
     console = _console()
-    table = Table("feed", "last poll", "next poll", "failures", "articles", "last error", title="feeds")
-    for f in feeds:
+    table = Table("feed", "last poll", "next poll", "failures", "items 7d", "last error", title="feeds")
+    configured = {f.url: f.name for f in config.feed_specs()}
+    for url in [*configured, *(u for u in feeds if u not in configured)]:
+        f = feeds.get(url, {})
+        name = configured.get(url) or f.get("name") or url
         table.add_row(
-            f["name"] or f["url"],
-            f["last_polled"] or "-",
-            f["next_poll"] or "-",
-            str(f["failures"] or 0),
-            str(f["articles"]),
-            f["last_error"] or "",
+            name if url in configured else f"{name} (not in config)",
+            _ago(f.get("last_polled"), now),
+            _ago(f.get("next_poll"), now),
+            str(f.get("failures") or 0),
+            str(f.get("items_7d") or 0),
+            f.get("last_error") or "",
+            style="red" if f.get("failures") else None,
         )
     console.print(table)
-    out = Table("target", "pending", "retrying", "held", "sent", "dead", "last error", title="outbox")
-    for target, states in sorted(counts.items()):
+    rule_table = Table("rule", "matches 24h", "matches 7d", title="rules")
+    names = [r.name for r in config.rules]
+    for name in [*names, *(r for r in sorted(rules) if r not in names)]:
+        day, week = rules.get(name, (0, 0))
+        rule_table.add_row(name, str(day), str(week))
+    console.print(rule_table)
+    out = Table("target", "pending", "retrying", "held", "sent", "dead", "last error", title="targets")
+    for target in sorted(set(config.targets) | set(counts)):
+        states = counts.get(target, {})
         row = (str(states.get(s, 0)) for s in ("pending", "retrying", "held", "sent", "dead"))
-        out.add_row(target, *row, errors.get(target, ""))
+        out.add_row(target, *row, errors.get(target, ""), style="red" if states.get("dead") else None)
     console.print(out)
+    console.print(f"database: {config.database_path()} ({size / 2**20:.1f} MiB)")
     return EXIT_OK
+
+
+def _ago(stamp: str | None, now: datetime) -> str:
+    """``2026-11-29 13:05 (12m ago)`` / ``(in 3m)`` for a stored ISO time."""
+    if not stamp:
+        return "-"
+    when = datetime.fromisoformat(stamp)
+    seconds = int((now - when).total_seconds())
+    span = abs(seconds)
+    text = f"{span // 86400}d" if span >= 86400 else f"{span // 3600}h" if span >= 3600 else f"{span // 60}m"
+    return f"{when:%Y-%m-%d %H:%M} ({text} ago)" if seconds >= 0 else f"{when:%Y-%m-%d %H:%M} (in {text})"
 
 
 def cmd_notify_test(args: argparse.Namespace, config: Config) -> int:
@@ -174,6 +212,162 @@ def cmd_feeds_list(args: argparse.Namespace, config: Config) -> int:
         tags = f"  [{', '.join(feed.tags)}]" if feed.tags else ""
         print(f"{feed.name}\t{feed.url}\t{feed.interval}{tags}")
     return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace, config: Config) -> int:
+    """Apply retention now (the daemon does it daily)."""
+    from monitor.store import Store
+
+    retention = config.retention
+    if args.older_than is not None:
+        retention = retention.model_copy(
+            update={"articles": args.older_than, "matches": args.older_than, "alerts": args.older_than}
+        )
+    store = Store.open(config.database_path())
+    try:
+        before = store.size_bytes()
+        pruned = store.prune(_now(), retention)
+        after = store.size_bytes()
+    finally:
+        store.close()
+    print(
+        f"dropped the text of {pruned.texts} articles, deleted {pruned.articles} articles, {pruned.matches}"
+        f" matches, {pruned.alerts} alerts; database {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB"
+    )
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    """Full-text search over stored articles (SQLite FTS5: words, "phrases", OR, NOT, prefix*)."""
+    from rich.markup import escape
+
+    from monitor.store import Store
+
+    store = Store.open(config.database_path())
+    try:
+        hits = store.search(args.query, limit=args.limit, mark=("\x02", "\x03"))
+    finally:
+        store.close()
+    console = _console()
+    for hit in hits:
+        snippet = escape(" ".join((hit["snippet"] or "").split())).replace("\x02", "[bold]").replace("\x03", "[/bold]")
+        title = escape(hit["title"] or "(no title)")
+        console.print(f"[bold]{title}[/bold]  {escape(hit['feed'] or '')}  {hit['fetched'][:10]}")
+        console.print(f"  {escape(hit['url'])}")
+        console.print(f"  {snippet}", highlight=False)
+    print(f"{len(hits)} hits", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_matches(args: argparse.Namespace, config: Config) -> int:
+    """Recent matches, newest first, one line each."""
+    from monitor.store import Store
+
+    store = Store.open(config.database_path())
+    try:
+        rows = store.recent_matches(_now() - args.since, args.rule)
+    finally:
+        store.close()
+    for r in rows:
+        title = " ".join((r["title"] or "").split())
+        print(f"{r['created'][:16].replace('T', ' ')}  {r['rule']:<20}  {r['feed'] or '-'}: {title}  {r['url']}")
+    print(f"{len(rows)} matches", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_feeds_import(args: argparse.Namespace, config: Config) -> int:
+    """Add an OPML file's feeds to the config file (comments kept), or print them as YAML."""
+    from monitor.config import add_feeds
+    from monitor.parse import parse_opml
+
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read {args.file}: {e.strerror}", path=Path(args.file)) from None
+    found = parse_opml(body)
+    feeds = [{"url": f.url, "name": f.name, "tags": list(f.tags)} for f in _progress(found, "reading OPML")]
+    if args.print:
+        from ruamel.yaml import YAML
+
+        yaml = YAML()
+        yaml.width = 4096
+        yaml.default_flow_style = None
+        yaml.dump({"feeds": [{k: v for k, v in f.items() if v} for f in feeds]}, sys.stdout)
+        return EXIT_OK
+    assert config.path is not None
+    added, _ = add_feeds(config.path, feeds)
+    print(f"added {len(added)} of {len(found)} feeds to {config.path} ({len(found) - len(added)} already there)")
+    return EXIT_OK
+
+
+def cmd_feeds_export(args: argparse.Namespace, config: Config) -> int:
+    from monitor.parse import OpmlFeed, export_opml
+
+    sys.stdout.write(export_opml(OpmlFeed(url=f.url, name=f.name, tags=f.tags) for f in config.feed_specs()))
+    return EXIT_OK
+
+
+def cmd_feeds_discover(args: argparse.Namespace, config: Config) -> int:
+    """The feeds a page announces (``<link rel="alternate">``); a feed URL is reported as itself."""
+    from monitor.parse import discover_feeds
+
+    async def fetch() -> tuple[str, bytes, str | None]:
+        from monitor.fetch import Http
+        from monitor.types import Fetched
+
+        http = Http(config.fetch, timeout=config.poll.timeout.total_seconds(), concurrency=1)
+        try:
+            page = await http.fetch_feed(args.url)  # the user typed this URL: trusted like a config entry
+        finally:
+            await http.close()
+        assert isinstance(page, Fetched)  # no validators were sent, so no 304
+        return page.final_url, page.body, page.content_type
+
+    url, body, content_type = asyncio.run(fetch())
+    found = discover_feeds(body, url)
+    if not found and content_type and any(t in content_type for t in ("rss", "atom", "xml", "json")):
+        found = [url]
+    for feed_url in found:
+        print(feed_url)
+    if not found:
+        print(f"no feeds announced by {url}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _progress(items: Sequence[T], label: str) -> Iterator[T]:
+    """Iterate with a rich progress bar on a terminal (stderr), plainly otherwise."""
+    if not sys.stderr.isatty() or len(items) < 20:
+        yield from items
+        return
+    from rich.progress import track
+
+    yield from track(items, description=label, console=_err_console(), transient=True)
+
+
+def _poll_progress(total: int) -> Callable[[str | None], None]:
+    """A progress bar for ``once`` on a terminal: call with each feed's name as it finishes, None at the end."""
+    if not sys.stderr.isatty() or total < 2:
+        return lambda name: None
+    from rich.progress import Progress
+
+    bar = Progress(console=_err_console(), transient=True)
+    task = bar.add_task("polling", total=total)
+    bar.start()
+
+    def step(name: str | None) -> None:
+        if name is None:
+            bar.stop()
+        else:
+            bar.update(task, advance=1, description=f"polled {name[:40]}")
+
+    return step
+
+
+def _err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -262,6 +456,23 @@ def build_parser() -> argparse.ArgumentParser:
     feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="SUBCOMMAND", required=True)
     p = feeds_sub.add_parser("list", help="the configured feeds")
     p.set_defaults(func=cmd_feeds_list)
+    p = feeds_sub.add_parser("import", help="add the feeds of an OPML file to the config file")
+    p.add_argument("file", help="the OPML file")
+    p.add_argument("--print", action="store_true", help="print the feeds as YAML instead of editing the config")
+    p.set_defaults(func=cmd_feeds_import)
+    p = feeds_sub.add_parser("export", help="the configured feeds as OPML on stdout")
+    p.set_defaults(func=cmd_feeds_export)
+    p = feeds_sub.add_parser("discover", help="the feeds a web page announces")
+    p.add_argument("url", help="the page")
+    p.set_defaults(func=cmd_feeds_discover)
+    p = add("search", cmd_search, "full-text search over stored articles")
+    p.add_argument("query", help='words, "phrases", OR, NOT, prefix* (SQLite FTS5)')
+    p.add_argument("--limit", type=int, default=20, help="hits to show (default 20)")
+    p = add("matches", cmd_matches, "recent matches, one line each")
+    p.add_argument("--since", type=duration_arg, default=parse_duration("24h"), help="how far back (default 24h)")
+    p.add_argument("--rule", help="only this rule")
+    p = add("prune", cmd_prune, "apply retention now (the daemon does it daily)")
+    p.add_argument("--older-than", type=duration_arg, help="use this age for articles, matches and alerts")
     return parser
 
 

@@ -11,9 +11,10 @@ import io
 import os
 import re
 from collections.abc import Mapping, MutableMapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -296,6 +297,35 @@ class RetentionConfig(Model):
     alerts: Duration = timedelta(days=365)
 
 
+class HealthConfig(Model):
+    """The optional /healthz and /metrics listener; off unless ``listen`` is set."""
+
+    listen: str | None = None  # "127.0.0.1:9464", ":9464" or "9464" (host defaults to 127.0.0.1)
+    stall: Duration = timedelta(minutes=5)  # /healthz fails when a scheduled job is this much overdue
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = str(value).rpartition(":")
+        host = host.strip("[]") or "127.0.0.1"
+        try:
+            ip_address(host)
+            number = int(port)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an address such as 127.0.0.1:9464") from None
+        if not 0 <= number <= 65535:
+            raise ValueError(f"port {number} is out of range")
+        return f"{host}:{number}"
+
+    def address(self) -> tuple[str, int] | None:
+        if self.listen is None:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host, int(port)
+
+
 class Config(Model):
     database: str = "default"
     include: list[str] = Field(default_factory=list)
@@ -306,6 +336,7 @@ class Config(Model):
     entities: dict[str, EntityConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
     _source: SourceMap | None = PrivateAttr(default=None)
@@ -556,6 +587,59 @@ def _read_yaml(path: Path) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError("the top level must be a mapping of keys (database, feeds, rules, ...)", path=path)
     return data
+
+
+def add_feeds(path: Path, feeds: Sequence[Mapping[str, Any]], *, write: bool = True) -> tuple[list[str], str]:
+    """Append feeds (``url``, ``name``, ``tags``) to the config file's ``feeds:`` list, keeping its comments
+    and layout (ruamel round trip). URLs already listed are skipped. Returns the URLs added and the new
+    text; with ``write`` the file is replaced atomically, but only after the new text loads as a valid
+    config (a running daemon would otherwise pick up a broken file)."""
+    import tempfile
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    data = _read_yaml(path)
+    if not isinstance(data, CommentedMap):
+        data = CommentedMap(data)
+    listed = data.get("feeds")
+    if listed is None:
+        listed = data["feeds"] = CommentedSeq()
+    if not isinstance(listed, list):
+        raise ConfigError("feeds must be a list to add to it", path=path, line=_line_of(data, ("feeds",)))
+    known = {str(f.get("url")) for f in listed if isinstance(f, Mapping)}
+    added: list[str] = []
+    for feed in feeds:
+        if feed["url"] in known:
+            continue
+        known.add(feed["url"])
+        item = CommentedMap((k, v) for k, v in feed.items() if v not in (None, (), []))
+        if "tags" in item:
+            tags = CommentedSeq(item["tags"])
+            tags.fa.set_flow_style()
+            item["tags"] = tags
+        item.fa.set_flow_style()  # one line per feed, like the hand-written ones
+        listed.append(item)
+        added.append(feed["url"])
+    yaml = YAML(typ="rt")
+    yaml.width = 4096  # never fold a long feed line
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buf = io.StringIO()
+    yaml.dump(data, buf)
+    text = buf.getvalue()
+    if write and added:
+        fd, tmp = tempfile.mkstemp(prefix=".monitor-", suffix=".yaml", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            load_config(tmp)
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+            os.replace(tmp, path)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
+    return added, text
 
 
 _MERGEABLE = ("feeds", "rules", "entities", "targets")

@@ -25,6 +25,7 @@ from monitor.config import Config, load_config, systemd_env
 from monitor.deliver import deliver_due, digest_schedules, send_digests
 from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import Http
+from monitor.health import HealthServer, Metrics
 from monitor.isolate import Isolator
 from monitor.log import event, setup_logging
 from monitor.pipeline import Context, build_context, poll_feed
@@ -70,6 +71,7 @@ class Daemon:
         self.watchdog = env.watchdog_usec / 2e6 if env.watchdog_usec else None
         self.rng = random.Random()
         self.ctx: Context | None = None
+        self.metrics: Metrics | None = None  # set in run(), once the store is known
 
     # -- jobs ----------------------------------------------------------------------------------------------
 
@@ -104,6 +106,8 @@ class Daemon:
         except Exception:
             log.critical("bug: poll_feed raised for feed=%s", feed.name, exc_info=True)
             result = None
+        if result is not None and self.metrics is not None:
+            self.metrics.observe_poll(result)
         if self.stopping.is_set():
             return
         delay = result.next_interval if result and result.next_interval else feed.interval
@@ -156,6 +160,43 @@ class Daemon:
             event(log, "digest_failed", logging.ERROR, error=str(e))
         except Exception:
             log.critical("bug: digest raised", exc_info=True)
+
+    async def _prune_job(self) -> None:
+        ctx = self.ctx
+        if ctx is None or self.stopping.is_set():
+            return
+        try:
+            pruned = ctx.store.prune(ctx.now(), ctx.config.retention)
+        except MonitorError as e:
+            event(log, "prune_failed", logging.ERROR, error=str(e))
+            return
+        event(
+            log,
+            "pruned",
+            texts=pruned.texts,
+            articles=pruned.articles,
+            matches=pruned.matches,
+            alerts=pruned.alerts,
+            bytes=ctx.store.size_bytes(),
+        )
+
+    async def _health_problems(self) -> list[str]:
+        """Why /healthz should fail: the scheduler stopped, a job is long overdue, or the DB takes no writes."""
+        problems: list[str] = []
+        if not self.scheduler.running:
+            problems.append("scheduler: not running")
+        stall = self.config.health.stall
+        now = utcnow()
+        for job in self.scheduler.get_jobs():
+            when = job.next_run_time
+            if when is not None and now - when > stall:
+                problems.append(f"scheduler: job {job.name} overdue by {(now - when).total_seconds():.0f}s")
+        if self.ctx is not None:
+            try:
+                self.ctx.store.probe_write(now)
+            except MonitorError as e:
+                problems.append(f"database: {e}")
+        return problems
 
     def _status(self) -> str:
         ctx = self.ctx
@@ -248,6 +289,7 @@ class Daemon:
         isolator = Isolator()
         try:
             self.ctx = build_context(self.config, store, http, isolator, now)
+            self.metrics = Metrics(store)
             self.scheduler.start()
             for feed in self.config.feed_specs():
                 state = store.get_feed_state(feed.url)
@@ -272,12 +314,29 @@ class Daemon:
                 pid=os.getpid(),
             )
             self.systemd.notify(f"READY=1\nSTATUS={self._status()}")
+            self.scheduler.add_job(
+                self._prune_job,
+                trigger="cron",
+                hour=3,
+                minute=self.rng.randrange(60),
+                id="prune",
+                name="retention",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=6 * 3600,  # a prune missed while suspended runs once on wake-up
+            )
+            health = None
+            if (address := self.config.health.address()) is not None:
+                health = HealthServer(*address, self.metrics, self._health_problems)
+                await health.start()
             background = [asyncio.create_task(self._watch_config()), asyncio.create_task(self._heartbeat())]
             await self.stopping.wait()
             event(log, "daemon_stopping")
             self.systemd.notify("STOPPING=1")
             # Pause, then drain: APScheduler's asyncio executor cancels running jobs on shutdown.
             self.scheduler.pause()
+            if health is not None:
+                await health.close()
             await _drain(SHUTDOWN_GRACE)
             self.scheduler.shutdown(wait=False)
             for task in background:

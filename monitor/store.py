@@ -8,14 +8,16 @@ otherwise fail at once with "database is locked" despite the busy timeout.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -31,6 +33,9 @@ from monitor.dedupe import (
 )
 from monitor.errors import StorageError
 from monitor.types import Alert, Article, Entry, FeedState, Match
+
+if TYPE_CHECKING:
+    from monitor.config import RetentionConfig
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -159,16 +164,6 @@ def m002_dedupe(db: sqlite_utils.Database) -> None:
 
 _MAX_PARAGRAPHS = 500  # per article, for furniture keys (SQLite caps bound parameters)
 _MAX_CANDIDATES = 200  # stories compared per article; the newest win if a band is very crowded
-
-
-@migrations()
-def m003_deliveries(db: sqlite_utils.Database) -> None:
-    # One row per message sent (an alert, a summary, a digest): per-target rate limits count these.
-    db.execute(
-        "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, target TEXT NOT NULL, sent TEXT NOT NULL,"
-        " alerts INTEGER NOT NULL DEFAULT 1)"
-    )
-    db.execute("CREATE INDEX idx_deliveries_target_sent ON deliveries (target, sent)")
 
 
 @migrations()
@@ -680,66 +675,143 @@ class Store:
         )
         return {r["target"]: r["last_error"] for r in rows}
 
-    # -- delivery bookkeeping (deliver.py) -----------------------------------------------------------------
+    # -- operations: health probe, status, search, retention (issue 7) -------------------------------------
 
-    def mark_sent_many(self, alert_ids: Sequence[int], target: str, now: datetime) -> None:
-        """Alerts that went out in one message; the message counts once against the target's rate limit."""
-        stamp = _iso(now)
+    def probe_write(self, now: datetime) -> None:
+        """One real committed write, for /healthz: a full disk or a read-only file fails here."""
         with self.transaction() as conn:
-            conn.executemany(
-                "UPDATE alerts SET status = 'sent', sent = ?, last_attempt = ?, attempts = attempts + 1,"
-                " last_error = NULL, next_attempt = NULL WHERE id = ?",
-                [(stamp, stamp, i) for i in alert_ids],
-            )
             conn.execute(
-                "INSERT INTO deliveries (target, sent, alerts) VALUES (?, ?, ?)", (target, stamp, len(alert_ids))
+                "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT)"
             )
+            conn.execute("INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)", (_iso(now),))
 
-    def messages_since(self, target: str, since: datetime) -> int:
-        rows = self._query(
-            "SELECT count(*) AS n FROM deliveries WHERE target = ? AND sent >= ?", (target, _iso(since))
+    def size_bytes(self) -> int:
+        """The database file plus its WAL."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += Path(str(self.path) + suffix).stat().st_size
+        return total
+
+    def feed_status(self, now: datetime) -> list[dict[str, Any]]:
+        """Per feed: health columns and the items stored in the last 7 days."""
+        return self._query(
+            "SELECT f.url, f.name, f.failures, f.last_error, f.last_polled, f.last_success, f.next_poll,"
+            " (SELECT count(*) FROM articles a WHERE a.feed_url = f.url AND a.fetched >= ?) AS items_7d"
+            " FROM feeds f ORDER BY f.name",
+            (_iso(now - timedelta(days=7)),),
         )
-        return int(rows[0]["n"])
 
-    def hold(self, alert_ids: Sequence[int], until: datetime | None) -> None:
-        """Hold alerts: until a time (quiet hours: a catch-up message then) or, with None, for a digest."""
-        with self.transaction() as conn:
-            conn.executemany(
-                "UPDATE alerts SET status = 'held', next_attempt = ? WHERE id = ?",
-                [(_iso(until), i) for i in alert_ids],
-            )
+    def rule_status(self, now: datetime) -> dict[str, tuple[int, int]]:
+        """rule → (matches in the last 24 h, in the last 7 days)."""
+        rows = self._query(
+            "SELECT rule, sum(created >= ?) AS day, count(*) AS week FROM matches WHERE created >= ? GROUP BY rule",
+            (_iso(now - timedelta(days=1)), _iso(now - timedelta(days=7))),
+        )
+        return {r["rule"]: (int(r["day"] or 0), int(r["week"])) for r in rows}
 
-    def defer_target(self, target: str, until: datetime) -> int:
-        """Nothing goes to ``target`` before ``until`` (its Retry-After, its rate limit): survives restarts."""
+    def match_counts(self) -> dict[str, int]:
+        """rule → stored matches (for /metrics; falls when retention deletes old ones)."""
+        return {r["rule"]: r["n"] for r in self._query("SELECT rule, count(*) AS n FROM matches GROUP BY rule")}
+
+    def article_count(self) -> int:
+        return int(self._query("SELECT count(*) AS n FROM articles")[0]["n"])
+
+    def recent_matches(self, since: datetime, rule: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Matches created since ``since``, newest first, with their article."""
+        where, params = "m.created >= ?", [_iso(since)]
+        if rule is not None:
+            where += " AND m.rule = ?"
+            params.append(rule)
+        return self._query(
+            "SELECT m.id, m.rule, m.created, m.snippet, m.story_id, a.title, coalesce(a.link, a.url) AS url,"
+            " f.name AS feed FROM matches m JOIN articles a ON a.id = m.article_id"
+            f" LEFT JOIN feeds f ON f.url = a.feed_url WHERE {where} ORDER BY m.created DESC, m.id DESC LIMIT ?",
+            (*params, limit),
+        )
+
+    def search(self, query: str, limit: int = 20, mark: tuple[str, str] = ("[", "]")) -> list[dict[str, Any]]:
+        """Full-text search (FTS5) over article titles and text, best first, with a snippet.
+
+        The query is FTS5 syntax (words, "phrases", OR, NOT, prefix*); text that is not valid FTS5 syntax is
+        searched as plain words instead of failing. ``mark`` wraps the matched words in the snippet."""
+        sql = (
+            "SELECT a.id, a.title, coalesce(a.link, a.url) AS url, a.fetched, f.name AS feed,"
+            " snippet(articles_fts, -1, ?, ?, '…', 16) AS snippet FROM articles_fts"
+            " JOIN articles a ON a.id = articles_fts.rowid LEFT JOIN feeds f ON f.url = a.feed_url"
+            " WHERE articles_fts MATCH ? ORDER BY articles_fts.rank LIMIT ?"
+        )
+        try:
+            cursor = self.db.conn.execute(sql, (*mark, query, limit))
+        except sqlite3.OperationalError:
+            terms = [w for w in re.findall(r"\w+", query) if w not in ("AND", "OR", "NOT", "NEAR")]
+            words = " ".join(f'"{w}"' for w in terms)
+            if not words:
+                return []
+            return self._query(sql, (*mark, words, limit))
+        columns = [c[0] for c in cursor.description or ()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def prune(self, now: datetime, retention: RetentionConfig) -> Pruned:
+        """Apply retention; see ``Pruned`` for what goes when. Never touches alerts still owed.
+
+        Article rows outlive their text: an old item that a feed serves again must still be known (its entry
+        key and canonical URL) or it would alert a second time. The rows go, with their entries, only once
+        they are older than both the article and the match retention and nothing references them."""
+        text_cutoff = _iso(now - retention.articles)
+        match_cutoff = _iso(now - retention.matches)
+        alert_cutoff = _iso(now - retention.alerts)
+        row_cutoff = _iso(now - max(retention.articles, retention.matches))
         with self.transaction() as conn:
-            return conn.execute(
-                "UPDATE alerts SET next_attempt = ? WHERE target = ? AND status IN ('pending', 'retrying')"
-                " AND (next_attempt IS NULL OR next_attempt < ?)",
-                (_iso(until), target, _iso(until)),
+            alerts = conn.execute(
+                "DELETE FROM alerts WHERE status IN ('sent', 'dead') AND created < ?", (alert_cutoff,)
             ).rowcount
+            matches = conn.execute(
+                "DELETE FROM matches WHERE created < ? AND id NOT IN (SELECT match_id FROM alerts)", (match_cutoff,)
+            ).rowcount
+            # The near-duplicate signature goes with the text: stories older than this no longer gain copies.
+            texts = conn.execute(
+                "UPDATE articles SET text = NULL, summary = NULL, minhash = NULL WHERE fetched < ?"
+                " AND (text IS NOT NULL OR summary IS NOT NULL OR minhash IS NOT NULL)",
+                (text_cutoff,),
+            ).rowcount
+            conn.execute("DELETE FROM article_bands WHERE seen < ?", (text_cutoff,))
+            held = "SELECT article_id FROM matches"
+            conn.execute(
+                f"DELETE FROM entries WHERE article_id IN (SELECT id FROM articles WHERE fetched < ?"
+                f" AND id NOT IN ({held}))",
+                (row_cutoff,),
+            )
+            articles = conn.execute(
+                f"DELETE FROM articles WHERE fetched < ? AND id NOT IN ({held})", (row_cutoff,)
+            ).rowcount
+            conn.execute(
+                "DELETE FROM stories WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.story_id = stories.id)"
+                " AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.story_id = stories.id)"
+            )
+        self._compact()
+        return Pruned(texts=texts, articles=articles, matches=matches, alerts=alerts)
 
-    def held_due(self, now: datetime, limit: int = 1000) -> list[Alert]:
-        """Alerts held for quiet hours whose window has ended."""
-        rows = self._query(
-            self._ALERT_SELECT + " WHERE al.status = 'held' AND al.next_attempt IS NOT NULL"
-            " AND al.next_attempt <= ? ORDER BY al.id LIMIT ?",
-            (_iso(now), limit),
-        )
-        return [self._alert(r) for r in rows]
+    def _compact(self) -> None:
+        """Give freed pages back to the file system: incremental vacuum once auto_vacuum is on (switching
+        it on needs one full VACUUM, done the first time), then merge FTS segments and truncate the WAL."""
+        conn = self.db.conn
+        try:
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                conn.execute("VACUUM")
+            conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('optimize')")
+            conn.execute("PRAGMA incremental_vacuum").fetchall()
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as e:
+            raise StorageError("cannot compact the database", subject=str(self.path)) from e
 
-    def digest_alerts(self, target: str, rules: Sequence[str] | None = None) -> list[Alert]:
-        """Alerts held for ``target``'s next digest (optionally only these rules'), oldest first."""
-        sql = self._ALERT_SELECT + " WHERE al.status = 'held' AND al.next_attempt IS NULL AND al.target = ?"
-        params: list[Any] = [target]
-        if rules is not None:
-            sql += f" AND al.rule IN ({', '.join('?' * len(rules))})"
-            params.extend(rules)
-        return [self._alert(r) for r in self._query(sql + " ORDER BY al.id", params)]
 
-    def outbox_errors(self) -> dict[str, str]:
-        """target → the last error of its most recently failed alert (retrying or dead)."""
-        rows = self._query(
-            "SELECT target, last_error FROM alerts WHERE id IN (SELECT max(id) FROM alerts"
-            " WHERE status IN ('retrying', 'dead') AND last_error IS NOT NULL GROUP BY target)"
-        )
-        return {r["target"]: r["last_error"] for r in rows}
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What ``Store.prune`` removed."""
+
+    texts: int  # articles whose text and summary were dropped (the row stays for dedupe)
+    articles: int  # article rows deleted with their entries
+    matches: int
+    alerts: int  # sent or dead alerts; pending and retrying ones are never deleted
