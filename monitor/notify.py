@@ -478,8 +478,9 @@ class Notifier:
         return list(self._targets)
 
     def describe(self, target: str) -> str:
-        """The target's URLs as apprise prints them with privacy on."""
-        return self._get(target).shown
+        """The target's URLs as apprise prints them with privacy on (and configured secrets masked: a
+        webhook token in the URL path is not something apprise hides)."""
+        return mask_secrets(self._get(target).shown)
 
     def format_of(self, target: str) -> str:
         return self._get(target).fmt
