@@ -211,7 +211,8 @@ class Daemon:
 
     def reload(self) -> None:
         """Validate the config file and apply it; an invalid edit changes nothing."""
-        assert self.ctx is not None
+        if self.ctx is None:
+            return  # SIGHUP before start-up finished: the config being loaded is already the newest
         self.systemd.notify("RELOADING=1")
         try:
             new = load_config(self.config_path)
@@ -228,6 +229,13 @@ class Daemon:
         old_rules = {r.name: r for r in self.config.rules}
         new_rules = {r.name: r for r in new.rules}
         rules_changed = sorted(n for n in new_rules.keys() | old_rules.keys() if new_rules.get(n) != old_rules.get(n))
+        old = self.config
+        targets_changed = sorted(
+            n for n in new.targets.keys() | old.targets.keys() if new.targets.get(n) != old.targets.get(n)
+        )
+        # Built once at start (sockets, worker pool, listener, the open database): these need a restart.
+        restart = [k for k in ("database", "fetch", "health") if getattr(new, k) != getattr(old, k)]
+        restart += [f"poll.{k}" for k in ("timeout", "concurrency") if getattr(new.poll, k) != getattr(old.poll, k)]
         self.config, self.ctx = new, ctx
         setup_logging(self.level, new.secrets)
         for url in removed:
@@ -243,7 +251,10 @@ class Daemon:
             "config_reloaded",
             feeds=f"+{len(added)} -{len(removed)} ~{len(changed)}",
             rules_changed=",".join(rules_changed) or "none",
+            targets_changed=",".join(targets_changed) or "none",
         )
+        if restart:
+            event(log, "reload_needs_restart", logging.WARNING, keys=",".join(restart))
         self.systemd.notify(f"READY=1\nSTATUS={self._status()}")
 
     async def _watch_config(self) -> None:
