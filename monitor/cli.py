@@ -23,6 +23,7 @@ from monitor.log import setup_logging
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from monitor.notify import Notifier
     from monitor.store import Store
     from monitor.types import FeedSpec, PollResult
 
@@ -185,6 +186,88 @@ def _ago(stamp: str | None, now: datetime) -> str:
     span = abs(seconds)
     text = f"{span // 86400}d" if span >= 86400 else f"{span // 3600}h" if span >= 3600 else f"{span // 60}m"
     return f"{when:%Y-%m-%d %H:%M} ({text} ago)" if seconds >= 0 else f"{when:%Y-%m-%d %H:%M} (in {text})"
+
+
+def cmd_replay(args: argparse.Namespace, config: Config) -> int:
+    """Run the current rules over stored articles; with --send, owe alerts for what is new to a story."""
+    from monitor.match import Document
+    from monitor.pipeline import compile_config_rules, targets_by_rule
+    from monitor.store import Store
+
+    rules = compile_config_rules(config)
+    if args.rule and args.rule not in rules.rule_names:
+        raise ConfigError(f"no rule named {args.rule!r} (known: {', '.join(rules.rule_names)})", path=config.path)
+    tags = {f.url: f.tags for f in config.feed_specs()}
+    targets = targets_by_rule(config)
+    now = _now()
+    store = Store.open(config.database_path())
+    would = sent = already = 0
+    try:
+        for stored in store.articles_since(now - args.since):
+            a = stored.article
+            doc = Document(title=a.title, text=a.text, feed=a.feed_name, tags=tags.get(a.feed_url, ()), lang=a.language)
+            matches = [m for m in rules.match(doc) if not args.rule or m.rule == args.rule]
+            for m in matches:
+                old = m.rule in stored.matched_rules
+                already += old
+                would += not old
+                mark = "already alerted" if old else ("queued" if args.send else "would alert")
+                day = a.published.date().isoformat() if a.published else "----------"
+                print(f"{day}  {m.rule:<20}  {mark:<15}  {a.feed_name}: {a.title}  {a.link}")
+            if args.send and matches:
+                sent += store.record_matches(stored.id, stored.story_id, matches, targets, now)[1]
+        if args.send and sent:
+            from monitor.notify import Notifier
+
+            asyncio.run(_deliver(store, Notifier(config.targets), config))
+    finally:
+        store.close()
+    verb = f"{sent} alerts queued and delivered" if args.send else "nothing sent (use --send)"
+    print(f"{would} new matches, {already} already alerted; {verb}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_test_rule(args: argparse.Namespace, config: Config) -> int:
+    """Match one article against one rule; print MATCH or NO MATCH, the clauses, the snippet. Exit 0/1."""
+    from monitor.match import Document, render_explanation
+    from monitor.pipeline import compile_config_rules
+
+    rules = compile_config_rules(config)
+    if args.rule not in rules.rule_names:
+        raise ConfigError(f"no rule named {args.rule!r} (known: {', '.join(rules.rule_names)})", path=config.path)
+    if args.text is not None:
+        doc = Document(title="", text=args.text, feed=args.feed or "", lang=args.lang)
+    else:
+        from monitor.extract import extract_article
+
+        if args.url:
+            from monitor.fetch import Http
+
+            async def get() -> bytes:
+                async with Http(config.fetch, timeout=config.poll.timeout.total_seconds(), concurrency=1) as http:
+                    return (await http.fetch_page(args.url)).body
+
+            body, url = asyncio.run(get()), args.url
+        else:
+            try:
+                body, url = Path(args.file).read_bytes(), Path(args.file).resolve().as_uri()
+            except OSError as e:
+                raise ConfigError(f"cannot read {args.file}: {e.strerror}") from None
+        if url.startswith("file:") and body.lstrip()[:1] != b"<":
+            text = body.decode("utf-8", "replace")
+            doc = Document(title="", text=text, feed=args.feed or "", lang=args.lang)
+        else:
+            page = extract_article(body, url)
+            doc = Document(title=page.title, text=page.text, feed=args.feed or "", lang=args.lang or page.language)
+    explanation = rules.explain(args.rule, doc)
+    print(render_explanation(explanation))
+    return EXIT_OK if explanation.matched else EXIT_FAILED
+
+
+async def _deliver(store: Store, notifier: Notifier, config: Config | None = None) -> None:
+    from monitor.deliver import deliver_due
+
+    await deliver_due(store, notifier, _now(), config)
 
 
 def cmd_notify_test(args: argparse.Namespace, config: Config) -> int:
@@ -376,43 +459,6 @@ def _err_console() -> Console:
 Command = Callable[[argparse.Namespace, Config], int]
 
 
-def cmd_test_rule(args: argparse.Namespace, config: Config) -> int:
-    """Match one article against one rule; print MATCH or NO MATCH, the clauses, the snippet. Exit 0/1."""
-    from monitor.match import Document, render_explanation
-    from monitor.pipeline import compile_config_rules
-
-    rules = compile_config_rules(config)
-    if args.rule not in rules.rule_names:
-        raise ConfigError(f"no rule named {args.rule!r} (known: {', '.join(rules.rule_names)})", path=config.path)
-    if args.text is not None:
-        doc = Document(title="", text=args.text, feed=args.feed or "", lang=args.lang)
-    else:
-        from monitor.extract import extract_article
-
-        if args.url:
-            from monitor.fetch import Http
-
-            async def get() -> bytes:
-                async with Http(config.fetch, timeout=config.poll.timeout.total_seconds(), concurrency=1) as http:
-                    return (await http.fetch_page(args.url)).body
-
-            body, url = asyncio.run(get()), args.url
-        else:
-            try:
-                body, url = Path(args.file).read_bytes(), Path(args.file).resolve().as_uri()
-            except OSError as e:
-                raise ConfigError(f"cannot read {args.file}: {e.strerror}") from None
-        if url.startswith("file:") and body.lstrip()[:1] != b"<":
-            text = body.decode("utf-8", "replace")
-            doc = Document(title="", text=text, feed=args.feed or "", lang=args.lang)
-        else:
-            page = extract_article(body, url)
-            doc = Document(title=page.title, text=page.text, feed=args.feed or "", lang=args.lang or page.language)
-    explanation = rules.explain(args.rule, doc)
-    print(render_explanation(explanation))
-    return EXIT_OK if explanation.matched else EXIT_FAILED
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="news-monitor",
@@ -441,6 +487,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feed", help="only this feed (name or URL)")
     p = add("check", cmd_check, "validate the config and print it with secrets masked")
     p.add_argument("-q", "--quiet", action="store_true", help="only validate")
+    p = add("replay", cmd_replay, "run the current rules over stored articles; send only with --send")
+    p.add_argument("--since", type=duration_arg, default=parse_duration("7d"), help="how far back (default 7d)")
+    p.add_argument("--rule", help="only this rule")
+    p.add_argument("--send", action="store_true", help="queue and deliver alerts not sent before")
     p = add("test-rule", cmd_test_rule, "match one article against one rule and explain why or why not")
     p.add_argument("rule", help="the rule's name")
     source = p.add_mutually_exclusive_group(required=True)

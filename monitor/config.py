@@ -101,6 +101,8 @@ class PollConfig(Model):
     jitter: Duration = timedelta(seconds=30)
     concurrency: int = Field(20, ge=1, le=500)
     timeout: Duration = timedelta(seconds=20)
+    broken_after: int = Field(5, ge=1)
+    broken_notify: list[str] = Field(default_factory=list)
 
 
 class FetchConfig(Model):
@@ -297,6 +299,13 @@ class RetentionConfig(Model):
     alerts: Duration = timedelta(days=365)
 
 
+class DedupeConfig(Model):
+    """When an article joins an earlier story instead of starting one (one alert per story)."""
+
+    window: Duration = timedelta(days=7)
+    threshold: float = Field(0.7, gt=0, le=1)  # estimated share of the shorter text's words in the other
+
+
 class HealthConfig(Model):
     """The optional /healthz and /metrics listener; off unless ``listen`` is set."""
 
@@ -336,6 +345,7 @@ class Config(Model):
     entities: dict[str, EntityConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    dedupe: DedupeConfig = Field(default_factory=DedupeConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
@@ -365,11 +375,7 @@ class Config(Model):
                 raise _KeyedError(("rules", i, "name"), f"duplicate rule name {rule.name!r}")
             seen_rules.add(rule.name)
             for j, target in enumerate(rule.notify):
-                if target not in self.targets:
-                    known = ", ".join(sorted(self.targets)) or "none defined"
-                    raise _KeyedError(
-                        ("rules", i, "notify", j), f"unknown target {target!r} (known: {known})"
-                    )
+                self._known_target(target, ("rules", i, "notify", j))
         known_targets = ", ".join(sorted(self.targets)) or "none defined"
         if self.delivery.fallback is not None and self.delivery.fallback not in self.targets:
             raise _KeyedError(
@@ -386,12 +392,19 @@ class Config(Model):
                     check_cron(rule.digest)
                 except ValueError as e:
                     raise _KeyedError(("rules", i, "digest"), str(e)) from None
+        for j, target in enumerate(self.poll.broken_notify):
+            self._known_target(target, ("poll", "broken_notify", j))
         seen_feeds: set[str] = set()
         for i, feed in enumerate(self.feeds):
             if feed.url in seen_feeds:
                 raise _KeyedError(("feeds", i, "url"), f"feed {feed.url!r} is listed twice")
             seen_feeds.add(feed.url)
         return self
+
+    def _known_target(self, name: str, key: tuple[str | int, ...]) -> None:
+        if name not in self.targets:
+            known = ", ".join(sorted(self.targets)) or "none defined"
+            raise _KeyedError(key, f"unknown target {name!r} (known: {known})")
 
     # -- derived views -------------------------------------------------------------------------------------
 
@@ -691,7 +704,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     try:
         config = Config.model_validate(merged)
     except ValidationError as e:
-        raise _config_error(e, source) from None
+        raise _config_error(e, source, merged) from None
     config._source = source
     return config
 
@@ -716,10 +729,10 @@ def _locate(source: SourceMap, key: tuple[str | int, ...]) -> tuple[Path, int | 
     return source.path, _line_of(source.root, key)
 
 
-def _config_error(error: ValidationError, source: SourceMap) -> ConfigError:
+def _config_error(error: ValidationError, source: SourceMap, data: Any) -> ConfigError:
     """The first validation problem as a ConfigError with file, line, key and the valid choices."""
     problem = error.errors()[0]
-    loc: tuple[str | int, ...] = tuple(p for p in problem["loc"] if not _is_union_tag(p))
+    loc = _data_path(problem["loc"], data)
     message = problem["msg"]
     ctx = problem.get("ctx") or {}
     inner = ctx.get("error")
@@ -741,9 +754,20 @@ def _config_error(error: ValidationError, source: SourceMap) -> ConfigError:
     return ConfigError(message, path=path, line=line, key=_key_text(loc) or None)
 
 
-def _is_union_tag(part: object) -> bool:
-    # pydantic puts the union member's type name in the location ("IPv4Network", "function-after[...]")
-    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
+def _data_path(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
+    """pydantic's error location without the union-member tags it inserts ("IPv4Network", "function-after[…]"):
+    keep only the parts that exist in the document, plus a final missing or unknown key."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        if (isinstance(node, Mapping) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+        elif not (i == len(loc) - 1 and isinstance(node, Mapping)):
+            continue  # a tag pydantic inserted, not a key of the document
+        out.append(part)
+    return tuple(out)
 
 
 def _unknown_key_message(loc: tuple[str | int, ...]) -> str:
@@ -804,6 +828,25 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
         return Path(env["STATE_DIRECTORY"].split(":")[0])
     base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / APP
+
+
+@dataclass(frozen=True, slots=True)
+class SystemdEnv:
+    notify_socket: str | None
+    watchdog_usec: int | None
+    journal: bool  # stderr goes to journald, which stamps lines itself
+
+
+def systemd_env(env: Mapping[str, str] | None = None) -> SystemdEnv:
+    env = os.environ if env is None else env
+    usec = env.get("WATCHDOG_USEC", "")
+    # WATCHDOG_PID names the process systemd expects pings from; ignore a watchdog meant for another.
+    mine = env.get("WATCHDOG_PID") in (None, "", str(os.getpid()))
+    return SystemdEnv(
+        notify_socket=env.get("NOTIFY_SOCKET") or None,
+        watchdog_usec=int(usec) if usec.isdigit() and mine else None,
+        journal="JOURNAL_STREAM" in env,
+    )
 
 
 def resolve_database(value: str, config_path: Path | None) -> Path:

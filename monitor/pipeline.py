@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.config import Config
-from monitor.dedupe import canonical_url
-from monitor.errors import ExtractError, FetchError, MonitorError
+from monitor.dedupe import DedupePolicy, canonical_url
+from monitor.errors import FetchError, MonitorError
 from monitor.extract import extract_article
-from monitor.fetch import Http
+from monitor.fetch import Http, parse_max_age
 from monitor.isolate import Isolator
 from monitor.log import event, mask_secrets
 from monitor.match import Document, RuleSet
@@ -32,8 +32,6 @@ from monitor.types import Article, Entry, FeedSpec, FeedState, Match, NotModifie
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=24)
-PARSE_BUDGET = 5.0  # seconds of worker time for one feed document
-EXTRACT_BUDGET = 10.0  # seconds for one article page
 ARTICLE_CONCURRENCY = 8  # pages fetched at once for one feed
 
 
@@ -48,8 +46,6 @@ class Context:
     isolator: Isolator
     rules: RuleSet
     now: Callable[[], datetime]
-    parse_budget: float = PARSE_BUDGET
-    extract_budget: float = EXTRACT_BUDGET
     targets_by_rule: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
@@ -65,7 +61,7 @@ async def poll_feed(feed: FeedSpec, ctx: Context) -> PollResult:
     try:
         result = await _poll(feed, state, ctx, now)
     except MonitorError as error:
-        result = _failed(feed, state, error, ctx, now)
+        result = await _failed(feed, state, error, ctx, now)
     result = replace(result, duration=time.monotonic() - started)
     event(
         log,
@@ -86,15 +82,22 @@ async def poll_feed(feed: FeedSpec, ctx: Context) -> PollResult:
 async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -> PollResult:
     response = await ctx.http.fetch_feed(feed.url, state)
     if isinstance(response, NotModified):
-        _succeeded(feed, state, ctx, now, etag=response.etag, last_modified=response.last_modified)
-        return PollResult(feed, "not_modified", next_interval=feed.interval)
+        interval = next_interval(feed, max_age=response.max_age)
+        await _succeeded(feed, state, ctx, now, interval, etag=response.etag, last_modified=response.last_modified)
+        return PollResult(feed, "not_modified", next_interval=interval)
+    max_age = parse_max_age(response.headers.get("Cache-Control"))
     body_hash = hashlib.sha256(response.body).hexdigest()
     if body_hash == state.body_hash:
         # Same bytes as last time (a server without validators): nothing can be new, skip parsing.
-        _succeeded(feed, state, ctx, now, etag=response.etag, last_modified=response.last_modified)
-        return PollResult(feed, "unchanged", next_interval=feed.interval)
+        interval = next_interval(feed, max_age=max_age)
+        await _succeeded(feed, state, ctx, now, interval, etag=response.etag, last_modified=response.last_modified)
+        return PollResult(feed, "unchanged", next_interval=interval)
     parsed = await ctx.isolator.run(
-        parse_feed, response.body, response.final_url, response.content_type, budget=ctx.parse_budget
+        parse_feed,
+        response.body,
+        response.final_url,
+        response.content_type,
+        budget=ctx.config.fetch.parse_budget.total_seconds(),
     )
     urls = [canonical_url(e.link) if e.link else None for e in parsed.entries]
     fresh = ctx.store.unseen_entries(feed.url, parsed.entries, urls)
@@ -106,22 +109,19 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
             return await _article(entry, by_key.get(entry.key), feed, ctx)
 
     articles = await asyncio.gather(*(build(e) for e in fresh))
+    dedupe = DedupePolicy(window=ctx.config.dedupe.window, threshold=ctx.config.dedupe.threshold)
     matched = alerts = 0
-    for article in articles:
-        matches = _match(article, feed, ctx)
-        recorded = ctx.store.record_article(article, matches, ctx.targets_by_rule, now)
-        matched += bool(recorded.matched_rules)
-        alerts += recorded.alerts
-        for rule in recorded.matched_rules:
-            event(log, "article_matched", rule=rule, feed=feed.name, title=article.title[:120], url=article.link)
-    _succeeded(
-        feed,
-        state,
-        ctx,
-        now,
-        etag=response.etag,
-        last_modified=response.last_modified,
-        body_hash=body_hash,
+    with ctx.store.batch():  # one commit for the poll's articles; no await inside
+        for article in articles:
+            matches = _match(article, feed, ctx)
+            recorded = ctx.store.record_article(article, matches, ctx.targets_by_rule, now, dedupe)
+            matched += bool(recorded.matched_rules)
+            alerts += recorded.alerts
+            for rule in recorded.matched_rules:
+                event(log, "article_matched", rule=rule, feed=feed.name, title=article.title[:120], url=article.link)
+    interval = next_interval(feed, max_age=max_age, ttl_minutes=parsed.ttl_minutes)
+    await _succeeded(
+        feed, state, ctx, now, interval, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash
     )
     return PollResult(
         feed,
@@ -130,8 +130,15 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
         new=len(fresh),
         matched=matched,
         alerts=alerts,
-        next_interval=feed.interval,
+        next_interval=interval,
     )
+
+
+def next_interval(feed: FeedSpec, *, max_age: float | None = None, ttl_minutes: int | None = None) -> timedelta:
+    """The feed's interval, never below what the server asked for (Cache-Control max-age, RSS ttl),
+    and never above a day because of it."""
+    asked = max(max_age or 0.0, (ttl_minutes or 0) * 60.0)
+    return max(feed.interval, min(timedelta(seconds=asked), MAX_BACKOFF))
 
 
 async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) -> Article:
@@ -155,8 +162,10 @@ async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) 
         return replace(base, extract_error=None if not feed.full_text else "entry has no link")
     try:
         page = await ctx.http.fetch_page(link)
-        extracted = await ctx.isolator.run(extract_article, page.body, page.final_url, budget=ctx.extract_budget)
-    except (FetchError, ExtractError, MonitorError) as error:
+        extracted = await ctx.isolator.run(
+            extract_article, page.body, page.final_url, budget=ctx.config.fetch.extract_budget.total_seconds()
+        )
+    except MonitorError as error:
         reason = mask_secrets(str(error))
         event(log, "extract_fallback", logging.INFO, feed=feed.name, url=link, reason=reason)
         return replace(base, extract_error=reason)
@@ -181,16 +190,20 @@ def _match(article: Article, feed: FeedSpec, ctx: Context) -> list[Match]:
     return ctx.rules.match(doc)
 
 
-def _succeeded(
+async def _succeeded(
     feed: FeedSpec,
     state: FeedState,
     ctx: Context,
     now: datetime,
+    interval: timedelta,
     *,
     etag: str | None,
     last_modified: str | None,
     body_hash: str | None = None,
 ) -> None:
+    recovered = state.broken_notified and await _feed_notice(
+        feed, ctx, f"Feed recovered: {feed.name}", f"{feed.url} works again after {state.failures} failed polls."
+    )
     ctx.store.save_feed_state(
         replace(
             state,
@@ -201,15 +214,23 @@ def _succeeded(
             last_error=None,
             last_polled=now,
             last_success=now,
-            next_poll=now + feed.interval,
+            next_poll=now + interval,
             retry_after=None,
+            broken_notified=state.broken_notified and not recovered,
         ),
         name=feed.name,
     )
 
 
-def _failed(feed: FeedSpec, state: FeedState, error: MonitorError, ctx: Context, now: datetime) -> PollResult:
+async def _failed(feed: FeedSpec, state: FeedState, error: MonitorError, ctx: Context, now: datetime) -> PollResult:
     failures = state.failures + 1
+    reason = mask_secrets(str(error))
+    broken = state.broken_notified
+    if not broken and failures >= ctx.config.poll.broken_after:
+        # One notice when a feed breaks (and one when it recovers), not one per failed poll.
+        broken = await _feed_notice(
+            feed, ctx, f"Feed broken: {feed.name}", f"{feed.url} failed {failures} polls in a row. Last error: {reason}"
+        )
     delay = backoff(feed.interval, failures)
     retry_after = None
     if isinstance(error, FetchError) and error.retry_after:
@@ -219,22 +240,39 @@ def _failed(feed: FeedSpec, state: FeedState, error: MonitorError, ctx: Context,
         replace(
             state,
             failures=failures,
-            last_error=mask_secrets(str(error)),
+            last_error=reason,
             last_polled=now,
             next_poll=now + delay,
             retry_after=retry_after,
+            broken_notified=broken,
         ),
         name=feed.name,
     )
     return PollResult(feed, "error", error=error, next_interval=delay)
 
 
+async def _feed_notice(feed: FeedSpec, ctx: Context, title: str, body: str) -> bool:
+    """Tell the operator targets about a feed's health; True when at least one got it (else we try again)."""
+    targets = ctx.config.poll.broken_notify
+    if not targets:
+        return False
+    delivered = False
+    for target in targets:
+        try:
+            await ctx.notifier.send_text(target, title, body)
+            delivered = True
+        except MonitorError as e:
+            event(log, "feed_notice_failed", logging.WARNING, feed=feed.name, target=target, error=str(e))
+    event(log, "feed_notice", feed=feed.name, title=title, delivered=delivered)
+    return delivered
+
+
 def backoff(interval: timedelta, failures: int, rng: random.Random | None = None) -> timedelta:
     """Exponential backoff from the feed's interval, capped at 24 h, with ±10 % jitter; never gives up."""
     if failures <= 0:
         return interval
-    base = min(interval * (2 ** min(failures - 1, 16)), MAX_BACKOFF)
-    spread = (rng or random).uniform(0.9, 1.1)
+    base = min(interval * (1 << min(failures - 1, 16)), MAX_BACKOFF)
+    spread: float = (rng or random.Random()).uniform(0.9, 1.1)
     return min(base * spread, MAX_BACKOFF)
 
 
@@ -259,8 +297,6 @@ def compile_config_rules(config: Config) -> RuleSet:
 
 def build_context(config: Config, store: Store, http: Http, isolator: Isolator, now: Callable[[], datetime]) -> Context:
     """A context for this config; the daemon builds a new one on reload and keeps its store/http/isolator."""
-    from monitor.notify import Notifier
-
     return Context(
         config=config,
         http=http,

@@ -1,0 +1,99 @@
+"""poll_feed with real parts: a local feed server, the worker pool, SQLite, apprise to a webhook receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from monitor.config import Config, load_config
+from monitor.fetch import Http
+from monitor.isolate import Isolator
+from monitor.pipeline import Context, backoff, build_context, next_interval, poll_feed
+from monitor.store import Store
+from monitor.types import FeedSpec, PollResult
+
+from .receivers import Webhook
+
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title><link>{base}/</link>
+<ttl>{ttl}</ttl>
+<item><title>Lithium output rises</title><link>{base}/a1</link><guid>a1</guid>
+<description>Lithium producers raised output.</description></item>
+</channel></rss>"""
+
+
+@pytest.fixture
+def isolator() -> Iterator[Isolator]:
+    with Isolator() as iso:
+        yield iso
+
+
+def _config(tmp_path: Path, feed_url: str, hook: Webhook) -> Config:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        f"""
+database: {tmp_path / "m.db"}
+poll: {{interval: 10m, broken_after: 2, broken_notify: [ops]}}
+targets: {{ops: "{hook.url()}", chat: "{hook.url("/chat")}"}}
+feeds: [{{url: "{feed_url}", name: Wire, full_text: false}}]
+rules: [{{name: lithium, query: lithium, notify: [chat]}}]
+""",
+        encoding="utf-8",
+    )
+    return load_config(path, env={})
+
+
+async def _poll(config: Config, isolator: Isolator, now: datetime) -> PollResult:
+    store = Store.open(config.database_path())
+    http = Http(config.fetch, timeout=5, concurrency=4)
+    try:
+        ctx: Context = build_context(config, store, http, isolator, lambda: now)
+        return await poll_feed(config.feed_specs()[0], ctx)
+    finally:
+        await http.close()
+        store.close()
+
+
+def test_broken_feed_notice_once_then_recovered_once(
+    tmp_path: Path, httpserver: HTTPServer, webhook: Webhook, isolator: Isolator
+) -> None:
+    config = _config(tmp_path, httpserver.url_for("/feed.xml"), webhook)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    httpserver.expect_request("/feed.xml").respond_with_data("down", status=503)
+    results = [asyncio.run(_poll(config, isolator, now + timedelta(hours=i))) for i in range(4)]
+    assert [r.status for r in results] == ["error"] * 4
+    notices = [r for r in webhook.requests if r.path == "/hook"]
+    assert len(notices) == 1 and "Feed broken: Wire" in notices[0].json()["title"]
+
+    httpserver.clear()
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        RSS.format(base=httpserver.url_for("").rstrip("/"), ttl=120), content_type="application/rss+xml"
+    )
+    ok = asyncio.run(_poll(config, isolator, now + timedelta(hours=5)))
+    assert ok.status == "ok" and ok.new == 1 and ok.alerts == 1
+    assert ok.next_interval == timedelta(minutes=120)  # RSS ttl asks for more than our 10 minutes
+    again = asyncio.run(_poll(config, isolator, now + timedelta(hours=6)))
+    assert again.status == "unchanged"  # same body, no validators: not parsed again
+    notices = [r for r in webhook.requests if r.path == "/hook"]
+    assert [n.json()["title"] for n in notices] == ["Feed broken: Wire", "Feed recovered: Wire"]
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    base = timedelta(minutes=10)
+    delays = [backoff(base, n) for n in range(1, 12)]
+    assert all(b >= a * 0.9 for a, b in itertools.pairwise(delays))
+    assert max(delays) <= timedelta(hours=24)
+    assert backoff(base, 0) == base
+
+
+def test_next_interval_never_below_the_server_ask() -> None:
+    feed = FeedSpec(url="https://x.example/rss", name="x", interval=timedelta(minutes=5))
+    assert next_interval(feed) == timedelta(minutes=5)
+    assert next_interval(feed, max_age=1800) == timedelta(minutes=30)
+    assert next_interval(feed, ttl_minutes=1) == timedelta(minutes=5)
+    assert next_interval(feed, max_age=10**9) == timedelta(hours=24)
