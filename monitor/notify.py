@@ -159,7 +159,7 @@ DEFAULT_TEMPLATES: dict[str, Template] = {
     "telegram": Template(
         _TITLE,
         "*{{ link(title, url) }}*\n"
-        "_{{ feed }}{% if others %}{{ ' (+%d other sources)' % others }}{% endif %}_\n\n"
+        "_{{ feed }}{% if others %}{{ ' (+%d other source%s)' % (others, 's' if others > 1 else '') }}{% endif %}_\n\n"
         ">{{ snippet }}\n\n"
         "Rule: *{{ rule }}*{% if priority != 'normal' %} {{ '(%s)' % priority }}{% endif %}\n"
         "{% if not extracted %}_{{ note }}_\n{% endif %}",
