@@ -111,3 +111,28 @@ def test_feed_state_round_trip(store: Store) -> None:
     store.save_feed_state(state, name="Wire")
     assert store.get_feed_state(FEED) == state
     assert store.failing_feeds() == 1
+
+
+def test_batch_commits_once_and_a_failed_write_inside_rolls_back_alone(store: Store, tmp_path: Path) -> None:
+    with store.batch():
+        store.record_article(article(1), [match("minerals")], {"minerals": ["chat"]}, NOW)
+        with pytest.raises(StorageError), store.transaction() as conn:
+            conn.execute("INSERT INTO stories (title, created) VALUES ('x', ?)", (NOW.isoformat(),))
+            conn.execute("INSERT INTO no_such_table VALUES (1)")
+        other = Store.open(tmp_path / "state" / "monitor.db")
+        try:  # nothing is visible to another connection before the batch commits
+            assert other.db.conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+        finally:
+            other.close()
+        store.record_article(article(2), [], {}, NOW)
+    assert store.db.conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+    assert store.db.conn.execute("SELECT count(*) FROM stories WHERE title = 'x'").fetchone()[0] == 0
+    assert len(store.due_alerts(NOW)) == 1
+
+
+def test_a_failed_batch_writes_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.batch():
+        store.record_article(article(1), [match("minerals")], {"minerals": ["chat"]}, NOW)
+        raise RuntimeError("crash mid-poll")
+    assert store.db.conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+    assert store.due_alerts(NOW) == []
