@@ -30,10 +30,11 @@ from monitor.match.text import (
     Unit,
     analyse_term,
     case_key,
+    clean,
     fold,
     paragraph_end,
+    split,
     stem,
-    tokenize,
 )
 from monitor.types import Hit, Match
 
@@ -64,8 +65,21 @@ class Document:
 # One document, analysed once
 
 
+_Entry = tuple[int, tuple[tuple[list[int], int], ...]]
+
+
 class _Analysed:
-    __slots__ = ("case_pos", "cjk_pos", "doc", "fields", "folded_pos", "lead_end", "prefix_pos", "word_pos")
+    __slots__ = (
+        "_lead_end",
+        "_offsets",
+        "case_pos",
+        "cjk_pos",
+        "doc",
+        "folded_pos",
+        "prefix_pos",
+        "tokens",
+        "word_pos",
+    )
 
     def __init__(self, doc: Document, rules: RuleSet) -> None:
         self.doc = doc
@@ -74,60 +88,96 @@ class _Analysed:
         self.folded_pos: dict[str, list[int]] = {}
         self.prefix_pos: dict[str, list[int]] = {}
         self.cjk_pos: dict[str, list[int]] = {}
-        # per field: (text, start offsets, end offsets) indexed by position - base
-        self.fields: list[tuple[str, list[int], list[int]]] = []
+        self.tokens: list[list[str]] = []  # per field, the tokens as split (offsets are found from them)
+        self._offsets: list[tuple[list[int], list[int]] | None] = [None, None, None]
+        self._lead_end: int | None = None
+        entries: dict[str, _Entry] = {}
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
-            self.fields.append(self._field(text, i * FIELD_SPAN, rules))
-        cut = paragraph_end(doc.text)
-        starts = self.fields[1][1]
-        self.lead_end = FIELD_SPAN + bisect.bisect_left(starts, cut)
+            self.tokens.append(self._field(text, i * FIELD_SPAN, rules, entries))
+        if rules._prefix_lengths:
+            self._prefixes(rules._prefix_lengths, rules._prefix_atoms)
 
-    def _field(self, text: str, base: int, rules: RuleSet) -> tuple[str, list[int], list[int]]:
-        starts: list[int] = []
-        ends: list[int] = []
-        word_pos, case_pos, folded_pos = self.word_pos, self.case_pos, self.folded_pos
-        keys: dict[str, tuple[str, str, str | None]] = {}
-        automaton = rules._automaton if rules._cjk_atoms else None
+    def _field(self, text: str, base: int, rules: RuleSet, entries: dict[str, _Entry]) -> list[str]:
+        tokens = split(text)
         pos = base
-        for start, end, raw, cjk in tokenize(text):
-            if cjk:
-                if automaton is not None:
-                    for last, key in automaton.iter(raw):
-                        self.cjk_pos.setdefault(key, []).append(pos + last + 1 - len(key))
-                for i in range(len(raw)):
-                    starts.append(start + i)
-                    ends.append(start + i + 1)
-                pos += len(raw)
-                continue
-            k = keys.get(raw)
-            if k is None:
-                folded = fold(raw)
-                exact = case_key(raw) if raw[:2].isupper() else None
-                k = keys[raw] = (stem(folded), folded, exact)
-            word_pos.setdefault(k[0], []).append(pos)
-            folded_pos.setdefault(k[1], []).append(pos)
-            if k[2] is not None:
-                case_pos.setdefault(k[2], []).append(pos)
-            starts.append(start)
-            ends.append(end)
-            pos += 1
-        for key_positions in self.cjk_pos.values():
-            key_positions.sort()
-        return text, starts, ends
+        for raw in tokens:
+            entry = entries.get(raw)
+            if entry is None:
+                entry = entries[raw] = self._entry(raw, rules)
+            step, feeds = entry
+            for positions, offset in feeds:
+                positions.append(pos + offset)
+            pos += step
+        return tokens
+
+    def _entry(self, raw: str, rules: RuleSet) -> _Entry:
+        """How many positions a spelling takes, and the position lists it feeds (with the offset of each);
+        worked out once per distinct spelling of a document. A CJK run takes one position per character."""
+        word, _, cjk = clean(raw)
+        if cjk:
+            if not rules._cjk_atoms:
+                return len(raw), ()
+            hits = rules._automaton.iter(word)
+            return len(raw), tuple((self.cjk_pos.setdefault(key, []), last + 1 - len(key)) for last, key in hits)
+        folded = fold(word)
+        out = [(self.word_pos.setdefault(stem(folded), []), 0), (self.folded_pos.setdefault(folded, []), 0)]
+        if word[:2].isupper():
+            out.append((self.case_pos.setdefault(case_key(word), []), 0))
+        return 1, tuple(out)
+
+    def _prefixes(self, lengths: Sequence[int], atoms: set[str]) -> None:
+        """Positions of every rule prefix (magnet*): each distinct word is cut at each prefix length."""
+        prefix_pos = self.prefix_pos
+        for folded, positions in self.folded_pos.items():
+            for n in lengths:
+                if n > len(folded):
+                    break
+                head = folded[:n]
+                if head in atoms:
+                    prefix_pos.setdefault(head, []).extend(positions)
+        for positions in prefix_pos.values():
+            positions.sort()
 
     def scope(self, name: str) -> Span:
         if name == "default":
             return (0, 2 * FIELD_SPAN)
         if name == "lead":
-            return (0, self.lead_end)
+            if self._lead_end is None:
+                starts = self.offsets(1)[0]
+                self._lead_end = FIELD_SPAN + bisect.bisect_left(starts, paragraph_end(self.doc.text))
+            return (0, self._lead_end)
         i = _FIELDS.index(name)
         return (i * FIELD_SPAN, (i + 1) * FIELD_SPAN)
+
+    def offsets(self, i: int) -> tuple[list[int], list[int]]:
+        """Start and end character offsets of each position of field ``i``, found only when needed.
+
+        Between two tokens there is no letter or digit, so each token is the first occurrence of its
+        spelling after the previous one."""
+        found = self._offsets[i]
+        if found is None:
+            text = (self.doc.title, self.doc.text, self.doc.feed)[i]
+            starts: list[int] = []
+            ends: list[int] = []
+            cursor = 0
+            for raw in self.tokens[i]:
+                at = text.find(raw, cursor)
+                _, visible, cjk = clean(raw)
+                if cjk:
+                    starts.extend(range(at, at + len(raw)))
+                    ends.extend(range(at + 1, at + len(raw) + 1))
+                else:
+                    starts.append(at)
+                    ends.append(at + visible)
+                cursor = at + len(raw)
+            found = self._offsets[i] = (starts, ends)
+        return found
 
     def chars(self, span: Span) -> tuple[str, int, int]:
         """(field name, start, end) character offsets of a span of positions."""
         i = span[0] // FIELD_SPAN
         base = i * FIELD_SPAN
-        _, starts, ends = self.fields[i]
+        starts, ends = self.offsets(i)
         return _FIELDS[i], starts[span[0] - base], ends[span[1] - 1 - base]
 
 
@@ -149,11 +199,7 @@ class _Ctx:
             return self.an.case_pos.get(unit.key, [])
         if kind == "cjk":
             return self.an.cjk_pos.get(unit.key, [])
-        found = self.an.prefix_pos.get(unit.key)
-        if found is None:
-            found = sorted(p for f, ps in self.an.folded_pos.items() if f.startswith(unit.key) for p in ps)
-            self.an.prefix_pos[unit.key] = found
-        return found
+        return self.an.prefix_pos.get(unit.key, [])
 
     def start_set(self, unit: Unit) -> set[int]:
         found = self.sets.get(unit)
@@ -198,7 +244,7 @@ class _Leaf(_Node):
         self.scope = scope
         self.label = label
         self.entity = entity
-        self.key = (units, scope)
+        self.key = (units, scope)  # equal leaves of different rules share one memo entry per document
 
     def spans(self, ctx: _Ctx) -> list[Span]:
         found = ctx.leaves.get(self.key)
@@ -345,12 +391,21 @@ class _Rule:
     feeds: frozenset[str]
     tags: frozenset[str]
     languages: frozenset[str]
+    filtered: bool  # has feeds, tags or languages to check
 
 
 class _Compiler:
-    def __init__(self, rule: RuleConfig, entities: Mapping[str, EntityConfig]) -> None:
+    def __init__(
+        self,
+        rule: RuleConfig,
+        entities: Mapping[str, EntityConfig],
+        aliases: dict[str, list[tuple[str, tuple[Unit, ...]]]],
+        terms: dict[tuple[str, bool], tuple[Unit, ...]],
+    ) -> None:
         self.rule = rule
         self.entities = entities
+        self.aliases = aliases  # entity name → analysed aliases, shared by all rules of one compile
+        self.terms = terms  # (word, prefix) → units, likewise
 
     def fail(self, node: q.Node, message: str, expected: str | None = None) -> MatchError:
         return MatchError(message, rule=self.rule.name, query=self.rule.query, column=node.start + 1, expected=expected)
@@ -379,7 +434,7 @@ class _Compiler:
                 return self.meta(node.child, node.field)
             return self.node(node.child, node.field)
         if isinstance(node, q.Word):
-            units = analyse_term(node.text, prefix=node.prefix)
+            units = self.term(node.text, node.prefix)
             if not units:
                 raise self.fail(node, f"{node.text!r} has no letters or digits to match", "a word")
             if node.prefix and units[-1].kind == "prefix" and len(units[-1].key) < MIN_PREFIX:
@@ -414,11 +469,19 @@ class _Compiler:
             return _Near(node, self.node(node.left, scope), self.node(node.right, scope), node.distance)
         raise self.fail(node, "unsupported query part")  # pragma: no cover - the parser makes no other nodes
 
+    def term(self, text: str, prefix: bool) -> tuple[Unit, ...]:
+        units = self.terms.get((text, prefix))
+        if units is None:
+            units = self.terms[(text, prefix)] = analyse_term(text, prefix=prefix)
+        return units
+
     def entity(self, node: q.Entity, scope: str | None) -> _Node:
         name = resolve_entity(node.name, self.entities)
         if name is None:
             raise self.fail(node, f"unknown entity @{node.name}", suggest_entity(node.name, self.entities))
-        aliases = entity_aliases(name, self.entities[name])
+        aliases = self.aliases.get(name)
+        if aliases is None:
+            aliases = self.aliases[name] = entity_aliases(name, self.entities[name])
         if scope is None and self.rule.salient:
             scope = "lead"
         leaves = [_Leaf(node, units, scope or "default", text, name) for text, units in aliases]
@@ -555,8 +618,10 @@ class RuleSet:
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
         self._cjk_atoms: set[str] = set()
+        aliases: dict[str, list[tuple[str, tuple[Unit, ...]]]] = {}
+        terms: dict[tuple[str, bool], tuple[Unit, ...]] = {}
         for order, config in enumerate(rules):
-            root = _Compiler(config, entities).compile()
+            root = _Compiler(config, entities, aliases, terms).compile()
             rule = _Rule(
                 config,
                 root,
@@ -564,6 +629,7 @@ class RuleSet:
                 frozenset(f.casefold() for f in config.feeds),
                 frozenset(fold(t) for t in config.tags),
                 frozenset(_primary(x) for x in config.languages),
+                bool(config.feeds or config.tags or config.languages),
             )
             self._rules.append(rule)
             self._by_name[config.name] = rule
@@ -584,7 +650,7 @@ class RuleSet:
                     "cjk": self._cjk_index,
                 }[unit.kind]
                 index.setdefault(unit.key, []).append(order)
-        self._prefix_lengths = sorted({len(p) for p in self._prefix_index})
+        self._prefix_lengths = sorted({len(p) for p in self._prefix_atoms})
         self._automaton = ahocorasick.Automaton()
         for key in self._cjk_atoms:
             self._automaton.add_word(key, key)
@@ -599,20 +665,18 @@ class RuleSet:
         return len(self._rules)
 
     def _candidates(self, an: _Analysed) -> list[int]:
+        """The rules one of whose required terms occurs: one dict lookup per distinct key of the document."""
         found: set[int] = set(self._always)
-        for key in an.word_pos.keys() & self._word_index.keys():
-            found.update(self._word_index[key])
-        for key in an.case_pos.keys() & self._case_index.keys():
-            found.update(self._case_index[key])
-        for key in an.cjk_pos.keys() & self._cjk_index.keys():
-            found.update(self._cjk_index[key])
-        if self._prefix_lengths:
-            index = self._prefix_index
-            for folded in an.folded_pos:
-                for n in self._prefix_lengths:
-                    if n > len(folded):
-                        break
-                    rules = index.get(folded[:n])
+        for keys, index in (
+            (an.word_pos, self._word_index),
+            (an.case_pos, self._case_index),
+            (an.cjk_pos, self._cjk_index),
+            (an.prefix_pos, self._prefix_index),
+        ):
+            if index:
+                get = index.get
+                for key in keys:
+                    rules = get(key)
                     if rules is not None:
                         found.update(rules)
         return sorted(found)
@@ -624,7 +688,7 @@ class RuleSet:
         out: list[Match] = []
         for i in self._candidates(an):
             rule = self._rules[i]
-            if not _applies(rule, doc) or not rule.root.holds(ctx):
+            if (rule.filtered and not _applies(rule, doc)) or not rule.root.holds(ctx):
                 continue
             found = _make_match(rule, ctx)
             if found is not None:
@@ -647,7 +711,7 @@ class RuleSet:
             if held:
                 part.collect(ctx, found)
             src = part.source
-            clauses.append(Clause(rule.config.query[src.start : src.end], held, _hits(found, an)))
+            clauses.append(Clause(rule.config.query[src.start : src.end], held, _hits(_unique(found), an)))
         config = rule.config
         options = []
         if rule.feeds:
@@ -679,9 +743,14 @@ def _applies(rule: _Rule, doc: Document) -> bool:
 def _collect(rule: _Rule, ctx: _Ctx) -> list[tuple[Span, str, str | None]]:
     found: list[tuple[Span, str, str | None]] = []
     rule.root.collect(ctx, found)
+    return _unique(found)
+
+
+def _unique(found: list[tuple[Span, str, str | None]]) -> list[tuple[Span, str, str | None]]:
+    """In text order, one per place (an alias and the entity's name can find the same words)."""
     seen: set[Span] = set()
     unique = []
-    for item in sorted(found):
+    for item in sorted(found, key=lambda item: item[0]):
         if item[0] not in seen:
             seen.add(item[0])
             unique.append(item)

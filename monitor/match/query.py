@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from monitor.errors import MatchError
 
@@ -74,8 +75,7 @@ class Near(Node):
     distance: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str  # ( ) AND OR NOT NEAR - FIELD WORD PHRASE ENTITY END
     start: int
     end: int
@@ -87,6 +87,7 @@ _OPERATORS = ("AND", "OR", "NOT")
 _NEAR = re.compile(r"NEAR(?:/(\S*))?$")
 _FIELD = re.compile(r"([A-Za-z]+):")
 _WORD_END = re.compile(r'[\s()"]')
+_SPACE = re.compile(r"\s+")
 _TERM = 'a word, a "phrase", an @entity or "("'
 
 
@@ -100,7 +101,7 @@ def _lex(query: str, rule: str) -> list[_Tok]:
     while i < n:
         c = query[i]
         if c.isspace():
-            i += 1
+            i = _SPACE.match(query, i).end()  # type: ignore[union-attr]  # c is a space, so it matches
         elif c in "()":
             toks.append(_Tok(c, i, i + 1))
             i += 1

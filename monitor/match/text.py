@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Japanese, Chinese and Korean have no spaces to split on: such runs are matched by substring.
 _CJK_CHARS = (
@@ -51,26 +51,22 @@ _IRREGULAR = {
 CS_MAX = 5  # all-capital entity aliases up to this many characters match case-sensitively
 
 
-Token = tuple[int, int, str, bool]  # (start, end, raw, cjk): character offsets into the text; raw as written
-# (dots of acronyms and a possessive 's removed); cjk marks a run of Japanese/Chinese/Korean characters.
+def split(text: str) -> list[str]:
+    """The text's tokens as written, in order (one pass of one fixed regular expression)."""
+    return _TOKEN.findall(text)
 
 
-def tokenize(text: str) -> list[Token]:
-    out: list[Token] = []
-    append = out.append
-    for m in _TOKEN.finditer(text):
-        raw = m.group()
-        start, end = m.span()
-        if _CJK.match(raw):
-            append((start, end, raw, True))
-            continue
-        if raw[-1] == ".":
-            raw = raw.replace(".", "")
-        elif raw[-2:] in ("'s", "’s", "'S", "’S"):
-            raw = raw[:-2]
-            end -= 2
-        append((start, end, raw, False))
-    return out
+def clean(raw: str) -> tuple[str, int, bool]:
+    """A token as split → (the word to analyse, its visible length, is it a CJK run).
+
+    Acronym dots go (U.S. → US) and a possessive 's is dropped from the word and from its highlight."""
+    if raw[0] >= "\u1100" and _CJK.match(raw):
+        return raw, len(raw), True
+    if raw[-1] == ".":
+        return raw.replace(".", ""), len(raw), False
+    if raw[-2:] in ("'s", "’s", "'S", "’S"):
+        return raw[:-2], len(raw) - 2, False
+    return raw, len(raw), False
 
 
 def fold(word: str) -> str:
@@ -126,8 +122,7 @@ def paragraph_end(text: str) -> int:
     return len(text) if nl < 0 else nl
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
+class Unit(NamedTuple):
     """One analysed piece of a rule term: how to look it up in a document.
 
     ``word``: folded singular key; ``case``: exact case-sensitive key; ``prefix``: folded prefix (magnet*);
@@ -145,8 +140,8 @@ def analyse_term(text: str, *, prefix: bool = False, acronyms: bool = False) -> 
 
     ``prefix`` makes the last unit a prefix; ``acronyms`` keeps short all-capital words case-sensitive."""
     units: list[Unit] = []
-    tokens = tokenize(text)
-    for _, _, raw, cjk in tokens:
+    words = [clean(raw) for raw in split(text)]
+    for raw, _, cjk in words:
         if cjk:
             units.append(Unit("cjk", raw))
         elif acronyms and is_acronym(raw):
@@ -154,5 +149,5 @@ def analyse_term(text: str, *, prefix: bool = False, acronyms: bool = False) -> 
         else:
             units.append(Unit("word", word_key(raw)))
     if prefix and units and units[-1].kind != "cjk":
-        units[-1] = Unit("prefix", fold(tokens[-1][2]))
+        units[-1] = Unit("prefix", fold(words[-1][0]))
     return tuple(units)
