@@ -15,9 +15,11 @@ import os
 import random
 import signal
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -33,6 +35,7 @@ from monitor.store import Store
 from monitor.types import FeedSpec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SHUTDOWN_GRACE = 20.0  # seconds for running polls and sends to finish before we cancel them
 
@@ -102,7 +105,12 @@ class Daemon:
         if feed is None:
             return  # removed by a reload while queued
         try:
-            result = await poll_feed(feed, ctx)
+            result = await self._unless_stopping(poll_feed(feed, ctx))
+        except asyncio.CancelledError:
+            # Shutting down: a poll holds nothing worth waiting for (each write is its own transaction, the
+            # feed is polled again after the restart), so it ends now rather than at its deadline.
+            event(log, "poll_abandoned", feed=feed.name, reason="shutting down")
+            return
         except Exception:
             log.critical("bug: poll_feed raised for feed=%s", feed.name, exc_info=True)
             result = None
@@ -116,6 +124,21 @@ class Daemon:
         if result and result.alerts:
             self._wake_delivery()
 
+    async def _unless_stopping(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await ``work``; cancel it (CancelledError) as soon as the daemon starts stopping."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise asyncio.CancelledError
+        return task.result()
+
     def _wake_delivery(self) -> None:
         job = self.scheduler.get_job("deliver")
         if job is not None:
@@ -127,6 +150,9 @@ class Daemon:
             return
         try:
             await deliver_due(ctx.store, ctx.notifier, ctx.now(), ctx.config)
+        except asyncio.CancelledError:
+            # Cancelled after the shutdown grace: a send in flight was never marked sent, so it stays owed.
+            event(log, "delivery_interrupted", logging.WARNING, reason="shutting down")
         except MonitorError as e:
             event(log, "deliver_failed", logging.ERROR, error=str(e))
         except Exception:
@@ -386,7 +412,7 @@ def run_daemon(config_path: Path, level: str = "INFO") -> int:
         event(log, "startup_failed", logging.ERROR, error=str(e))
         return 1
     try:
-        asyncio.run(Daemon(config_path, config, level).run(store))
+        _run_loop(Daemon(config_path, config, level).run(store))
     except ConfigError as e:
         log.error("%s", e)
         return 2
@@ -395,4 +421,33 @@ def run_daemon(config_path: Path, level: str = "INFO") -> int:
         return 1
     finally:
         store.close()
+        _leave_stuck_threads(0)
     return 0
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Like ``asyncio.run`` except that it does not wait for the default thread pool: a send stuck in a
+    library thread (apprise to a hung target) must not hold up the exit until its own timeout."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main)
+    finally:
+        try:
+            left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=5))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()  # shuts the thread pool down without waiting
+
+
+def _leave_stuck_threads(code: int) -> None:
+    """Exit now if library threads are still blocked (interpreter exit would join them). The outbox is
+    consistent: a send that never returned was never marked sent and is retried after the restart."""
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if stuck:
+        event(log, "exit_leaving_threads", logging.WARNING, threads=len(stuck))
+        logging.shutdown()
+        os._exit(code)
