@@ -612,9 +612,12 @@ def add_feeds(path: Path, feeds: Sequence[Mapping[str, Any]], *, write: bool = T
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    data = _read_yaml(path)
-    if not isinstance(data, CommentedMap):
-        data = CommentedMap(data)
+    _read_yaml(path)  # the same errors (file:line) as loading
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True  # the user's quoting of queries and URLs stays as written
+    yaml.width = 4096  # never fold a long feed line
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    data = yaml.load(path.read_text(encoding="utf-8")) or CommentedMap()
     listed = data.get("feeds")
     if listed is None:
         listed = data["feeds"] = CommentedSeq()
@@ -634,9 +637,6 @@ def add_feeds(path: Path, feeds: Sequence[Mapping[str, Any]], *, write: bool = T
         item.fa.set_flow_style()  # one line per feed, like the hand-written ones
         listed.append(item)
         added.append(feed["url"])
-    yaml = YAML(typ="rt")
-    yaml.width = 4096  # never fold a long feed line
-    yaml.indent(mapping=2, sequence=4, offset=2)
     buf = io.StringIO()
     yaml.dump(data, buf)
     text = buf.getvalue()
