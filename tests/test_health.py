@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pytest_httpserver import HTTPServer
 
 from monitor.config import HealthConfig
 from monitor.errors import FetchError, StorageError
@@ -17,6 +19,7 @@ from monitor.health import HealthServer, Metrics
 from monitor.store import Store
 from monitor.types import FeedSpec, PollResult
 
+from .test_reload import Running, serve_feeds, write_config
 from .test_retention import article, match
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -121,3 +124,26 @@ def test_listen_config() -> None:
     assert HealthConfig(listen="[::1]:9464").address() == ("::1", 9464)
     with pytest.raises(ValueError):
         HealthConfig(listen="localhost:99999")
+
+
+def test_daemon_serves_metrics_and_healthz(tmp_path: Path, httpserver: HTTPServer) -> None:
+    serve_feeds(httpserver, "alpha")
+    with socket.socket() as probe:  # a free port for the listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "monitor.yaml"
+    write_config(config, httpserver, ("alpha",), query="cocoa", extra=f'health: {{listen: "127.0.0.1:{port}"}}\n')
+    daemon = Running(config)
+    try:
+        daemon.wait_for(rf"health_listening address=127.0.0.1:{port}")
+        daemon.wait_for(r"feed_polled feed=alpha status=ok")
+        status, _, body = asyncio.run(get(port, "/metrics"))
+        assert status == 200
+        got = samples(body)
+        assert got[("news_monitor_polls_total", (("feed", "alpha"), ("status", "ok")))] == 1
+        assert got[("news_monitor_new_articles_total", (("feed", "alpha"),))] == 1
+        assert got[("news_monitor_rule_matches", (("rule", "watch"),))] == 1
+        assert asyncio.run(get(port, "/healthz"))[:1] == (200,)
+        assert daemon.stop() == 0, daemon.log()
+    finally:
+        daemon.kill()
