@@ -202,7 +202,9 @@ class Recorded:
 @dataclass(frozen=True, slots=True)
 class StoredArticle:
     id: int
+    story_id: int
     article: Article
+    matched_rules: frozenset[str]  # rules that already matched its story
 
 
 class Store:
@@ -551,13 +553,15 @@ class Store:
     def articles_since(self, since: datetime) -> Iterator[StoredArticle]:
         """Stored articles fetched since ``since``, oldest first (for replay)."""
         rows = self._query(
-            "SELECT a.*, f.name AS feed_name FROM articles a JOIN feeds f ON f.url = a.feed_url"
+            "SELECT a.*, f.name AS feed_name, (SELECT group_concat(m.rule, char(31)) FROM matches m"
+            " WHERE m.story_id = a.story_id) AS rules FROM articles a JOIN feeds f ON f.url = a.feed_url"
             " WHERE a.fetched >= ? ORDER BY a.id",
             (_iso(since),),
         )
         for row in rows:
             yield StoredArticle(
                 row["id"],
+                row["story_id"],
                 Article(
                     url=row["url"],
                     link=row["link"] or row["url"],
@@ -572,7 +576,20 @@ class Store:
                     extracted=bool(row["extracted"]),
                     extract_error=row["extract_error"],
                 ),
+                frozenset(row["rules"].split("\x1f")) if row["rules"] else frozenset(),
             )
+
+    def record_matches(
+        self,
+        article_id: int,
+        story_id: int,
+        matches: Sequence[Match],
+        targets: Mapping[str, Sequence[str]],
+        now: datetime,
+    ) -> tuple[tuple[str, ...], int]:
+        """Matches found later (replay --send) for a stored article: alerts only for rules new to its story."""
+        with self.transaction() as conn:
+            return self._record_matches(conn, story_id, article_id, matches, targets, _iso(now))
 
     # -- the outbox ----------------------------------------------------------------------------------------
 
