@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from monitor.config import Config, find_config, load_config, parse_duration, systemd_env
 from monitor.errors import ConfigError, MonitorError
 from monitor.log import setup_logging
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from monitor.config import Config
     from monitor.notify import Notifier
     from monitor.store import Store
     from monitor.types import FeedSpec, PollResult
@@ -49,7 +49,7 @@ def _console() -> Console:
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
-    from monitor.pipeline import compile_config_rules
+    from monitor.match import compile_config_rules
 
     compile_config_rules(config)
     if not args.quiet:
@@ -190,8 +190,8 @@ def _ago(stamp: str | None, now: datetime) -> str:
 
 def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     """Run the current rules over stored articles; with --send, owe alerts for what is new to a story."""
-    from monitor.match import Document
-    from monitor.pipeline import compile_config_rules, targets_by_rule
+    from monitor.match import Document, compile_config_rules
+    from monitor.pipeline import targets_by_rule
     from monitor.store import Store
 
     rules = compile_config_rules(config)
@@ -229,8 +229,7 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_test_rule(args: argparse.Namespace, config: Config) -> int:
     """Match one article against one rule; print MATCH or NO MATCH, the clauses, the snippet. Exit 0/1."""
-    from monitor.match import Document, render_explanation
-    from monitor.pipeline import compile_config_rules
+    from monitor.match import Document, compile_config_rules, render_explanation
 
     rules = compile_config_rules(config)
     if args.rule not in rules.rule_names:
@@ -456,7 +455,7 @@ def _err_console() -> Console:
 # ---------------------------------------------------------------------------------------------------------
 # argument parsing
 
-Command = Callable[[argparse.Namespace, Config], int]
+Command = Callable[[argparse.Namespace, "Config"], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -488,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("check", cmd_check, "validate the config and print it with secrets masked")
     p.add_argument("-q", "--quiet", action="store_true", help="only validate")
     p = add("replay", cmd_replay, "run the current rules over stored articles; send only with --send")
-    p.add_argument("--since", type=duration_arg, default=parse_duration("7d"), help="how far back (default 7d)")
+    p.add_argument("--since", type=duration_arg, default="7d", help="how far back (default 7d)")
     p.add_argument("--rule", help="only this rule")
     p.add_argument("--send", action="store_true", help="queue and deliver alerts not sent before")
     p = add("test-rule", cmd_test_rule, "match one article against one rule and explain why or why not")
@@ -519,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help='words, "phrases", OR, NOT, prefix* (SQLite FTS5)')
     p.add_argument("--limit", type=int, default=20, help="hits to show (default 20)")
     p = add("matches", cmd_matches, "recent matches, one line each")
-    p.add_argument("--since", type=duration_arg, default=parse_duration("24h"), help="how far back (default 24h)")
+    p.add_argument("--since", type=duration_arg, default="24h", help="how far back (default 24h)")
     p.add_argument("--rule", help="only this rule")
     p = add("prune", cmd_prune, "apply retention now (the daemon does it daily)")
     p.add_argument("--older-than", type=duration_arg, help="use this age for articles, matches and alerts")
@@ -529,6 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
 def duration_arg(text: str) -> object:
     """argparse type for ``7d``, ``24h``..."""
     try:
+        from monitor.config import parse_duration
+
         return parse_duration(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
@@ -537,6 +538,9 @@ def duration_arg(text: str) -> object:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # imported after parsing: --help and usage errors never build the config models (pydantic)
+    from monitor.config import find_config, load_config, systemd_env
+
     setup_logging(args.log_level, timestamps=not systemd_env().journal)
     try:
         path = find_config(args.config)

@@ -23,7 +23,7 @@ from monitor.extract import extract_article
 from monitor.fetch import Http, parse_max_age
 from monitor.isolate import Isolator
 from monitor.log import event, mask_secrets
-from monitor.match import Document, RuleSet
+from monitor.match import Document, RuleSet, compile_config_rules
 from monitor.notify import Notifier
 from monitor.parse import parse_feed
 from monitor.store import Store
@@ -274,25 +274,6 @@ def backoff(interval: timedelta, failures: int, rng: random.Random | None = None
     base = min(interval * (1 << min(failures - 1, 16)), MAX_BACKOFF)
     spread: float = (rng or random.Random()).uniform(0.9, 1.1)
     return min(base * spread, MAX_BACKOFF)
-
-
-def compile_config_rules(config: Config) -> RuleSet:
-    """All rules compiled once; a bad rule is a ConfigError pointing at its ``query:`` line."""
-    from monitor.errors import ConfigError, MatchError
-    from monitor.match import compile_rules
-
-    try:
-        return compile_rules(config.rules, config.entities)
-    except MatchError as e:
-        index = next((i for i, r in enumerate(config.rules) if r.name == getattr(e, "rule", None)), None)
-        where = config.locate("rules", index, "query") if index is not None else config.locate("rules")
-        path, _, line = where.rpartition(":")
-        raise ConfigError(
-            str(e),
-            path=path or where,
-            line=int(line) if line.isdigit() else None,
-            key=f"rules[{index}].query" if index is not None else "rules",
-        ) from None
 
 
 def build_context(config: Config, store: Store, http: Http, isolator: Isolator, now: Callable[[], datetime]) -> Context:

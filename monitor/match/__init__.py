@@ -1,5 +1,7 @@
 """Watch rules: parse (query.py), entities (entities.py), compile once and match (engine.py)."""
 
+from monitor.config import Config
+from monitor.errors import ConfigError, MatchError
 from monitor.match.engine import (
     Clause,
     Document,
@@ -17,9 +19,27 @@ __all__ = [
     "Document",
     "Explanation",
     "RuleSet",
+    "compile_config_rules",
     "compile_rules",
     "highlight",
     "make_snippet",
     "parse_query",
     "render_explanation",
 ]
+
+
+def compile_config_rules(config: Config) -> RuleSet:
+    """All rules of a config compiled once; a bad rule is a ConfigError pointing at its ``query:`` line.
+    (Here rather than in pipeline, so that ``check`` imports no HTTP client, parser or notifier.)"""
+    try:
+        return compile_rules(config.rules, config.entities)
+    except MatchError as e:
+        index = next((i for i, r in enumerate(config.rules) if r.name == getattr(e, "rule", None)), None)
+        where = config.locate("rules", index, "query") if index is not None else config.locate("rules")
+        path, _, line = where.rpartition(":")
+        raise ConfigError(
+            str(e),
+            path=path or where,
+            line=int(line) if line.isdigit() else None,
+            key=f"rules[{index}].query" if index is not None else "rules",
+        ) from None
