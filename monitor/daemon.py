@@ -16,6 +16,7 @@ import random
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,7 +150,10 @@ class Daemon:
         if ctx is None or self.stopping.is_set():
             return
         try:
+            started = time.monotonic()
             await deliver_due(ctx.store, ctx.notifier, ctx.now(), ctx.config)
+            if self.metrics is not None:
+                self.metrics.observe_delivery(time.monotonic() - started)
         except asyncio.CancelledError:
             # Cancelled after the shutdown grace: a send in flight was never marked sent, so it stays owed.
             event(log, "delivery_interrupted", logging.WARNING, reason="shutting down")
@@ -446,6 +450,10 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 def _leave_stuck_threads(code: int) -> None:
     """Exit now if library threads are still blocked (interpreter exit would join them). The outbox is
     consistent: a send that never returned was never marked sent and is retried after the restart."""
+    deadline = time.monotonic() + 3.0  # idle pool threads wind down within moments of the pool's shutdown
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
     stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
     if stuck:
         event(log, "exit_leaving_threads", logging.WARNING, threads=len(stuck))
