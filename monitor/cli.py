@@ -219,7 +219,7 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
         if args.send and sent:
             from monitor.notify import Notifier
 
-            asyncio.run(_deliver(store, Notifier(config.targets), config))
+            asyncio.run(_deliver(store, Notifier.from_config(config), config))
     finally:
         store.close()
     verb = f"{sent} alerts queued and delivered" if args.send else "nothing sent (use --send)"

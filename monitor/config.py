@@ -148,7 +148,7 @@ def check_cron(value: str) -> str:
     from croniter import croniter
 
     if not croniter.is_valid(value):
-        raise ValueError(f"{value!r} is not a cron schedule such as \"0 8 * * *\" (minute hour day month weekday)")
+        raise ValueError(f'{value!r} is not a cron schedule such as "0 8 * * *" (minute hour day month weekday)')
     return value
 
 
@@ -277,7 +277,7 @@ class RuleConfig(Model):
     tags: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
-    template: str | None = None
+    template: TemplateConfig | None = None  # this rule's own title/body, in each target's format
     salient: bool = False  # every @entity of the query must appear in the title or first paragraph
 
     @field_validator("query")
@@ -551,9 +551,7 @@ def _read_secret_file(path: Path, where: tuple[Path, int | None, str]) -> str:
         ) from e
 
 
-def _walk_expand(
-    node: Any, env: Mapping[str, str], path: Path, key: tuple[str | int, ...], found: set[str]
-) -> Any:
+def _walk_expand(node: Any, env: Mapping[str, str], path: Path, key: tuple[str | int, ...], found: set[str]) -> Any:
     """Expand ``${VAR}`` in every string, in place, keeping ruamel's line info on containers."""
     if isinstance(node, MutableMapping):
         for k in list(node.keys()):
@@ -754,16 +752,26 @@ def _config_error(error: ValidationError, source: SourceMap, data: Any) -> Confi
     return ConfigError(message, path=path, line=line, key=_key_text(loc) or None)
 
 
+_ABSENT = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, Mapping):
+        return node.get(part, _ABSENT)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _ABSENT
+
+
 def _data_path(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
     """pydantic's error location without the union-member tags it inserts ("IPv4Network", "function-after[…]"):
     keep only the parts that exist in the document, plus a final missing or unknown key."""
     out: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
-        if (isinstance(node, Mapping) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        ):
-            node = node[part]
+        child = _child(node, part)
+        if child is not _ABSENT:
+            node = child
         elif not (i == len(loc) - 1 and isinstance(node, Mapping)):
             continue  # a tag pydantic inserted, not a key of the document
         out.append(part)
@@ -873,9 +881,7 @@ def mask_url(url: str) -> str:
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:****@{host}" if ":" in userinfo else f"****@{host}"
-    query = re.sub(
-        r"(?i)((?:pass|password|token|key|secret|apikey|webhook)[^=&]*=)[^&]*", r"\1****", parts.query
-    )
+    query = re.sub(r"(?i)((?:pass|password|token|key|secret|apikey|webhook)[^=&]*=)[^&]*", r"\1****", parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -31,7 +31,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
-from monitor.config import TargetConfig
+from monitor.config import Config, TargetConfig, TemplateConfig
 from monitor.errors import ConfigError, NotifyError
 from monitor.log import event, mask_secrets
 from monitor.types import Alert
@@ -410,6 +410,7 @@ class _Target:
     apprise: Any  # apprise.Apprise
     fmt: str
     renderer: Renderer
+    rule_renderers: dict[str, Renderer]  # rules with a template of their own
     limit: int
     shown: str  # privacy-masked URLs, for messages
     secrets: tuple[str, ...]  # parts of the URLs that the privacy form hides
@@ -424,7 +425,13 @@ def _url_secrets(url: str, masked: str) -> tuple[str, ...]:
 class Notifier:
     """One apprise.Apprise per target, built (and checked) at construction."""
 
-    def __init__(self, targets: Mapping[str, TargetConfig], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        targets: Mapping[str, TargetConfig],
+        *,
+        timeout: float = 30.0,
+        rule_templates: Mapping[str, TemplateConfig] | None = None,
+    ) -> None:
         import apprise
 
         _install_response_recorder()
@@ -463,11 +470,17 @@ class Notifier:
             if spec.template is not None:
                 user = Template(spec.template.title or "", spec.template.body or "")
             renderer = Renderer(fmt, user, where=f"targets.{name}.template")
+            # A rule's own template wins over the target's, rendered in the target's format.
+            rule_renderers = {
+                rule: Renderer(fmt, Template(t.title or "", t.body or ""), where=f"rules.{rule}.template")
+                for rule, t in (rule_templates or {}).items()
+            }
             self._targets[name] = _Target(
                 name=name,
                 apprise=obj,
                 fmt=fmt,
                 renderer=renderer,
+                rule_renderers=rule_renderers,
                 limit=min(limit or FORMAT_LIMITS[fmt], FORMAT_LIMITS[fmt]),
                 shown=", ".join(shown),
                 secrets=tuple(sorted(set(secrets), key=len, reverse=True)),
@@ -491,9 +504,18 @@ class Notifier:
         except KeyError:
             raise NotifyError(f"unknown target {target!r}", target=target, permanent=True) from None
 
+    @classmethod
+    def from_config(cls, config: Config) -> Notifier:
+        """The notifier for a whole config: its targets, send timeout and rules' own templates."""
+        return cls(
+            config.targets,
+            timeout=config.delivery.timeout.total_seconds(),
+            rule_templates={r.name: r.template for r in config.rules if r.template is not None},
+        )
+
     def render(self, alert: Alert) -> tuple[str, str]:
         t = self._get(alert.target)
-        return t.renderer.render(alert, t.limit)
+        return t.rule_renderers.get(alert.rule, t.renderer).render(alert, t.limit)
 
     def render_digest(self, target: str, heading: str, alerts: Sequence[Alert]) -> tuple[str, str]:
         t = self._get(target)

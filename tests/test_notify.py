@@ -317,3 +317,23 @@ def test_cli_notify_test_reports_success_and_failure(tmp_path: Path, webhook: We
     down = cli("notify-test", "down")
     assert down.returncode == 1 and "failed (transient)" in down.stderr
     assert cli("notify-test", "nope").returncode == 2
+
+
+def test_a_rules_own_template_wins_over_the_targets(webhook: Webhook) -> None:
+    spec = TargetConfig(urls=[webhook.url()], template=TemplateConfig(title="target: {{ title }}"))
+    rule_template = TemplateConfig(title="[{{ rule }}] {{ title }}", body="{{ feed }} / {{ url }}")
+    notifier = Notifier({"hook": spec}, timeout=10, rule_templates={"rare-earth-deals": rule_template})
+    run(notifier.send(make_alert(target="hook")))
+    run(notifier.send(make_alert(target="hook", rule="other")))
+    first, second = (r.json() for r in webhook.wait_for(2, 10))
+    assert first["title"] == "[rare-earth-deals] Japan and US sign rare earths pact"
+    assert first["message"] == "Example Business / https://news.example.org/story?id=1&src=rss"
+    assert second["title"] == "target: Japan and US sign rare earths pact"
+
+
+def test_rule_template_syntax_error_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"rules\.r\.template"):
+        Notifier(
+            {"hook": TargetConfig(urls=["json://127.0.0.1:9/x"])},
+            rule_templates={"r": TemplateConfig.model_construct(title="{{ broken", body=None)},
+        )
