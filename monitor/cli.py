@@ -203,7 +203,7 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     store = Store.open(config.database_path())
     would = sent = already = 0
     try:
-        for stored in store.articles_since(now - args.since):
+        for stored in _progress(list(store.articles_since(now - args.since)), "replaying"):
             a = stored.article
             doc = Document(title=a.title, text=a.text, feed=a.feed_name, tags=tags.get(a.feed_url, ()), lang=a.language)
             matches = [m for m in rules.match(doc) if not args.rule or m.rule == args.rule]

@@ -3,6 +3,8 @@ needs, and keeps the database file bounded over a long run of inserts and prunes
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,3 +100,23 @@ def test_database_size_stays_bounded_over_many_rounds(store: Store) -> None:
     warm, end = sizes[19], sizes[-1]
     assert end <= warm * 1.15, (warm, end, sizes)
     assert store.article_count() <= 13 * 25
+
+
+def test_prune_command(tmp_path: Path) -> None:
+    db = tmp_path / "monitor.db"
+    config = tmp_path / "monitor.yaml"
+    config.write_text(f"database: {db}\n", encoding="utf-8")
+    store = Store.open(db)
+    store.record_article(article(1), [], {}, datetime.now(UTC) - timedelta(days=3))
+    store.close()
+    run = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "prune", "--older-than", "2d"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "dropped the text of 1 articles, deleted 1 articles" in run.stdout
+    store = Store.open(db)
+    assert store.article_count() == 0
+    store.close()
