@@ -176,6 +176,12 @@ def m003_deliveries(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_deliveries_target_sent ON deliveries (target, sent)")
 
 
+@migrations()
+def m004_furniture_seen(db: sqlite_utils.Database) -> None:
+    # When a paragraph was last seen: paragraphs seen under one story only are pruned with the article text.
+    db.table("furniture").add_column("seen", str)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value is not None else None
 
@@ -460,9 +466,10 @@ class Store:
                 [(band, stamp, article_id) for band in fp.bands()],
             )
             conn.executemany(
-                "INSERT INTO furniture (key, story_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
-                " stories = stories + (story_id != excluded.story_id), story_id = excluded.story_id",
-                [(key, story_id) for key in keys],
+                "INSERT INTO furniture (key, story_id, seen) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
+                " stories = stories + (story_id != excluded.story_id), story_id = excluded.story_id,"
+                " seen = excluded.seen",
+                [(key, story_id, stamp) for key in keys],
             )
             conn.execute(
                 "INSERT OR IGNORE INTO entries (feed_url, key, article_id, first_seen) VALUES (?, ?, ?, ?)",
@@ -822,6 +829,7 @@ class Store:
                 (text_cutoff,),
             ).rowcount
             conn.execute("DELETE FROM article_bands WHERE seen < ?", (text_cutoff,))
+            conn.execute("DELETE FROM furniture WHERE stories < 2 AND seen < ?", (text_cutoff,))
             held = "SELECT article_id FROM matches"
             conn.execute(
                 f"DELETE FROM entries WHERE article_id IN (SELECT id FROM articles WHERE fetched < ?"

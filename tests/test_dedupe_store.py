@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config import RetentionConfig
 from monitor.dedupe import DedupePolicy, canonical_url
 from monitor.store import Store
 from monitor.types import Article, Entry, Match
@@ -124,6 +125,14 @@ def test_guid_churn_with_the_same_link_is_not_new(store: Store) -> None:
     entries = [churned, tracked]
     urls = [canonical_url(e.link or "") for e in entries]
     assert store.unseen_entries(stored.feed_url, entries, urls) == []
+
+
+def test_prune_forgets_paragraphs_seen_once(store: Store) -> None:
+    store.record_article(article(1, "Pact", WIRE), [], TARGETS, NOW - timedelta(days=200))
+    store.record_article(article(2, "Refinery", OTHER), [], TARGETS, NOW)
+    before = store.db["furniture"].count
+    store.prune(NOW, RetentionConfig())
+    assert store.db["furniture"].count == before - len(WIRE)
 
 
 def test_band_lookup_is_indexed(store: Store) -> None:
