@@ -177,7 +177,7 @@ def m003_deliveries(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m004_furniture_seen(db: sqlite_utils.Database) -> None:
+def m005_furniture_seen(db: sqlite_utils.Database) -> None:
     # When a paragraph was last seen: paragraphs seen under one story only are pruned with the article text.
     db.table("furniture").add_column("seen", str)
 
