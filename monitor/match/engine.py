@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import ahocorasick
 
@@ -48,6 +47,8 @@ _STOPWORDS_TEXT = (
 _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 Span = tuple[int, int]  # [start, end) in global token positions
+_NONE: list[int] = []  # shared empty posting list; never appended to
+_BODY_END = 2 * FIELD_SPAN  # positions below this are in the title or the body
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,17 @@ class Document:
 # One document, analysed once
 
 
-_Entry = tuple[int, tuple[tuple[list[int], int], ...]]
+_Entry = tuple[int, int, bool, tuple[tuple[list[int], int], ...]]  # see _Analysed._entry
+_Keys = tuple[str, int, bool, str, str, str | None]  # word, visible length, CJK?, singular, folded, acronym
+_KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
+
+
+def _keys_of(raw: str) -> _Keys:
+    word, visible, cjk = clean(raw)
+    if cjk:
+        return word, visible, True, "", "", None
+    folded = fold(word)
+    return word, visible, False, stem(folded), folded, case_key(word) if word[:2].isupper() else None
 
 
 class _Analysed:
@@ -75,6 +86,7 @@ class _Analysed:
         "case_pos",
         "cjk_pos",
         "doc",
+        "entries",
         "folded_pos",
         "prefix_pos",
         "tokens",
@@ -91,9 +103,9 @@ class _Analysed:
         self.tokens: list[list[str]] = []  # per field, the tokens as split (offsets are found from them)
         self._offsets: list[tuple[list[int], list[int]] | None] = [None, None, None]
         self._lead_end: int | None = None
-        entries: dict[str, _Entry] = {}
+        self.entries: dict[str, _Entry] = {}
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
-            self.tokens.append(self._field(text, i * FIELD_SPAN, rules, entries))
+            self.tokens.append(self._field(text, i * FIELD_SPAN, rules, self.entries))
         if rules._prefix_lengths:
             self._prefixes(rules._prefix_lengths, rules._prefix_atoms)
 
@@ -104,26 +116,33 @@ class _Analysed:
             entry = entries.get(raw)
             if entry is None:
                 entry = entries[raw] = self._entry(raw, rules)
-            step, feeds = entry
+            step, _, _, feeds = entry
             for positions, offset in feeds:
                 positions.append(pos + offset)
             pos += step
         return tokens
 
     def _entry(self, raw: str, rules: RuleSet) -> _Entry:
-        """How many positions a spelling takes, and the position lists it feeds (with the offset of each);
-        worked out once per distinct spelling of a document. A CJK run takes one position per character."""
-        word, _, cjk = clean(raw)
+        """How many positions a spelling takes, its visible length, is it CJK, and the position lists it
+        feeds (with the offset of each); once per distinct spelling of a document. A CJK run takes one
+        position per character."""
+        keys = rules._keys.get(raw)
+        if keys is None:
+            keys = _keys_of(raw)
+            if len(rules._keys) >= _KEY_CACHE:
+                rules._keys.clear()
+            rules._keys[raw] = keys
+        word, visible, cjk, stemmed, folded, exact = keys
         if cjk:
             if not rules._cjk_atoms:
-                return len(raw), ()
+                return len(raw), visible, True, ()
             hits = rules._automaton.iter(word)
-            return len(raw), tuple((self.cjk_pos.setdefault(key, []), last + 1 - len(key)) for last, key in hits)
-        folded = fold(word)
-        out = [(self.word_pos.setdefault(stem(folded), []), 0), (self.folded_pos.setdefault(folded, []), 0)]
-        if word[:2].isupper():
-            out.append((self.case_pos.setdefault(case_key(word), []), 0))
-        return 1, tuple(out)
+            feeds = tuple((self.cjk_pos.setdefault(key, []), last + 1 - len(key)) for last, key in hits)
+            return len(raw), visible, True, feeds
+        out = [(self.word_pos.setdefault(stemmed, []), 0), (self.folded_pos.setdefault(folded, []), 0)]
+        if exact is not None:
+            out.append((self.case_pos.setdefault(exact, []), 0))
+        return 1, visible, False, tuple(out)
 
     def _prefixes(self, lengths: Sequence[int], atoms: set[str]) -> None:
         """Positions of every rule prefix (magnet*): each distinct word is cut at each prefix length."""
@@ -160,9 +179,10 @@ class _Analysed:
             starts: list[int] = []
             ends: list[int] = []
             cursor = 0
+            entries = self.entries
             for raw in self.tokens[i]:
                 at = text.find(raw, cursor)
-                _, visible, cjk = clean(raw)
+                _, visible, cjk, _ = entries[raw]
                 if cjk:
                     starts.extend(range(at, at + len(raw)))
                     ends.extend(range(at + 1, at + len(raw) + 1))
@@ -184,22 +204,18 @@ class _Analysed:
 class _Ctx:
     """Evaluation state for one document: memoised postings shared by every rule."""
 
-    __slots__ = ("an", "leaves", "sets")
+    __slots__ = ("an", "hits", "leaves", "sets", "tables", "windows")
 
     def __init__(self, an: _Analysed) -> None:
         self.an = an
-        self.leaves: dict[tuple[Any, ...], list[Span]] = {}
+        self.hits: dict[tuple[Span, str, str | None], Hit] = {}
+        self.windows: dict[tuple[bool, int], _Window] = {}
+        self.leaves: dict[int, list[Span]] = {}
         self.sets: dict[Unit, set[int]] = {}
+        self.tables = {"word": an.word_pos, "case": an.case_pos, "cjk": an.cjk_pos, "prefix": an.prefix_pos}
 
     def starts(self, unit: Unit) -> list[int]:
-        kind = unit.kind
-        if kind == "word":
-            return self.an.word_pos.get(unit.key, [])
-        if kind == "case":
-            return self.an.case_pos.get(unit.key, [])
-        if kind == "cjk":
-            return self.an.cjk_pos.get(unit.key, [])
-        return self.an.prefix_pos.get(unit.key, [])
+        return self.tables[unit.kind].get(unit.key, _NONE)
 
     def start_set(self, unit: Unit) -> set[int]:
         found = self.sets.get(unit)
@@ -236,15 +252,25 @@ class _Node:
 class _Leaf(_Node):
     """A word, phrase, wildcard or alias within a field scope."""
 
-    __slots__ = ("entity", "key", "label", "scope", "units")
+    __slots__ = ("entity", "key", "label", "scope", "simple", "units")
 
-    def __init__(self, source: q.Node, units: tuple[Unit, ...], scope: str, label: str, entity: str | None):
+    def __init__(
+        self, source: q.Node, units: tuple[Unit, ...], scope: str, label: str, entity: str | None, key: int
+    ) -> None:
         super().__init__(source)
         self.units = units
         self.scope = scope
         self.label = label
         self.entity = entity
-        self.key = (units, scope)  # equal leaves of different rules share one memo entry per document
+        self.key = key  # equal leaves of different rules share one id, so one memo entry per document
+        self.simple = len(units) == 1 and scope == "default"
+
+    def holds(self, ctx: _Ctx) -> bool:
+        if self.simple:  # one word anywhere in title or body: no need to build spans
+            unit = self.units[0]
+            starts = ctx.tables[unit.kind].get(unit.key)
+            return starts is not None and starts[0] < _BODY_END
+        return bool(self.spans(ctx))
 
     def spans(self, ctx: _Ctx) -> list[Span]:
         found = ctx.leaves.get(self.key)
@@ -258,10 +284,13 @@ class _Leaf(_Node):
         if not starts:
             return []
         lo, hi = ctx.an.scope(self.scope)
-        starts = starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
-        out: list[Span] = []
+        if starts[0] < lo or starts[-1] >= hi:
+            starts = starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
         rest = self.units[1:]
         step = _length(first)
+        if not rest:
+            return [(s, s + step) for s in starts]
+        out: list[Span] = []
         for s in starts:
             end = s + step
             for unit in rest:
@@ -288,7 +317,10 @@ class _Or(_Node):
         return sorted(set().union(*found)) if len(found) > 1 else found[0]
 
     def holds(self, ctx: _Ctx) -> bool:
-        return any(c.holds(ctx) for c in self.children)
+        for c in self.children:  # noqa: SIM110 - a plain loop: no generator per call on the hot path
+            if c.holds(ctx):
+                return True
+        return False
 
     def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
         for c in self.children:
@@ -303,7 +335,10 @@ class _And(_Or):
         return super().spans(ctx) if self.holds(ctx) else []
 
     def holds(self, ctx: _Ctx) -> bool:
-        return all(c.holds(ctx) for c in self.children)
+        for c in self.children:  # noqa: SIM110 - a plain loop: no generator per call on the hot path
+            if not c.holds(ctx):
+                return False
+        return True
 
     def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
         if self.holds(ctx):
@@ -401,11 +436,13 @@ class _Compiler:
         entities: Mapping[str, EntityConfig],
         aliases: dict[str, list[tuple[str, tuple[Unit, ...]]]],
         terms: dict[tuple[str, bool], tuple[Unit, ...]],
+        leaf_ids: dict[tuple[tuple[Unit, ...], str], int],
     ) -> None:
         self.rule = rule
         self.entities = entities
         self.aliases = aliases  # entity name → analysed aliases, shared by all rules of one compile
         self.terms = terms  # (word, prefix) → units, likewise
+        self.leaf_ids = leaf_ids  # (units, scope) → id, likewise
 
     def fail(self, node: q.Node, message: str, expected: str | None = None) -> MatchError:
         return MatchError(message, rule=self.rule.name, query=self.rule.query, column=node.start + 1, expected=expected)
@@ -442,13 +479,13 @@ class _Compiler:
                     node, f"{node.text}* is too short for a wildcard", f"at least {MIN_PREFIX} letters before *"
                 )
             label = node.text + ("*" if node.prefix else "")
-            return _Leaf(node, units, scope or "default", label, None)
+            return self.leaf(node, units, scope, label, None)
         if isinstance(node, q.Phrase):
             prefix = node.text.endswith("*")
             units = analyse_term(node.text.rstrip("*"), prefix=prefix)
             if not units:
                 raise self.fail(node, f'"{node.text}" has no letters or digits to match', "some words")
-            return _Leaf(node, units, scope or "default", node.text, None)
+            return self.leaf(node, units, scope, node.text, None)
         if isinstance(node, q.Entity):
             return self.entity(node, scope)
         if isinstance(node, q.Not):
@@ -469,6 +506,11 @@ class _Compiler:
             return _Near(node, self.node(node.left, scope), self.node(node.right, scope), node.distance)
         raise self.fail(node, "unsupported query part")  # pragma: no cover - the parser makes no other nodes
 
+    def leaf(self, node: q.Node, units: tuple[Unit, ...], scope: str | None, label: str, entity: str | None) -> _Leaf:
+        scope = scope or "default"
+        key = self.leaf_ids.setdefault((units, scope), len(self.leaf_ids))
+        return _Leaf(node, units, scope, label, entity, key)
+
     def term(self, text: str, prefix: bool) -> tuple[Unit, ...]:
         units = self.terms.get((text, prefix))
         if units is None:
@@ -484,7 +526,7 @@ class _Compiler:
             aliases = self.aliases[name] = entity_aliases(name, self.entities[name])
         if scope is None and self.rule.salient:
             scope = "lead"
-        leaves = [_Leaf(node, units, scope or "default", text, name) for text, units in aliases]
+        leaves = [self.leaf(node, units, scope, text, name) for text, units in aliases]
         return leaves[0] if len(leaves) == 1 else _Or(node, leaves)
 
     def meta(self, node: q.Node, field_name: str) -> _Node:
@@ -606,7 +648,8 @@ class Explanation:
 
 
 class RuleSet:
-    """All rules compiled into one index. Immutable after construction; safe to share."""
+    """All rules compiled into one index. The rules do not change after construction; the only state that
+    does is a bounded cache of word spellings → keys, which gives the same answer to every caller."""
 
     def __init__(self, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> None:
         self._rules: list[_Rule] = []
@@ -617,11 +660,14 @@ class RuleSet:
         self._cjk_index: dict[str, list[int]] = {}
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
+        # spelling → keys, shared by documents: folding and plurals are worked out once per spelling
+        self._keys: dict[str, _Keys] = {}
         self._cjk_atoms: set[str] = set()
         aliases: dict[str, list[tuple[str, tuple[Unit, ...]]]] = {}
         terms: dict[tuple[str, bool], tuple[Unit, ...]] = {}
+        leaf_ids: dict[tuple[tuple[Unit, ...], str], int] = {}
         for order, config in enumerate(rules):
-            root = _Compiler(config, entities, aliases, terms).compile()
+            root = _Compiler(config, entities, aliases, terms, leaf_ids).compile()
             rule = _Rule(
                 config,
                 root,
@@ -711,7 +757,7 @@ class RuleSet:
             if held:
                 part.collect(ctx, found)
             src = part.source
-            clauses.append(Clause(rule.config.query[src.start : src.end], held, _hits(_unique(found), an)))
+            clauses.append(Clause(rule.config.query[src.start : src.end], held, _hits(_unique(found), ctx)))
         config = rule.config
         options = []
         if rule.feeds:
@@ -757,11 +803,15 @@ def _unique(found: list[tuple[Span, str, str | None]]) -> list[tuple[Span, str, 
     return unique
 
 
-def _hits(found: Sequence[tuple[Span, str, str | None]], an: _Analysed) -> tuple[Hit, ...]:
+def _hits(found: Sequence[tuple[Span, str, str | None]], ctx: _Ctx) -> tuple[Hit, ...]:
     hits = []
-    for span, term, entity in found:
-        name, start, end = an.chars(span)
-        hits.append(Hit(term=term, field=name, start=start, end=end, entity=entity))
+    cache = ctx.hits
+    for item in found:
+        hit = cache.get(item)
+        if hit is None:  # rules sharing a term share its hits
+            name, start, end = ctx.an.chars(item[0])
+            hit = cache[item] = Hit(term=item[1], field=name, start=start, end=end, entity=item[2])
+        hits.append(hit)
     return tuple(hits)
 
 
@@ -769,21 +819,38 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
     found = _collect(rule, ctx)
     if rule.config.min_mentions > 1 and len(found) < rule.config.min_mentions:
         return None
-    hits = _hits(found, ctx.an)
-    snippet, highlights = make_snippet(ctx.an.doc, hits)
+    hits = _hits(found, ctx)
+    snippet, highlights = make_snippet(ctx.an.doc, hits, ctx.windows)
     return Match(
         rule=rule.config.name, hits=hits, snippet=snippet, highlights=highlights, priority=rule.config.priority
     )
 
 
-def make_snippet(doc: Document, hits: Sequence[Hit]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """Plain text around the first hit in the body (else the title), and the hits inside it."""
+_Window = tuple[int, int, str, int]  # (lo, hi, snippet, shift) of one snippet window
+
+
+def make_snippet(
+    doc: Document, hits: Sequence[Hit], windows: dict[tuple[bool, int], _Window] | None = None
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Plain text around the first hit in the body (else the title), and the hits inside it.
+
+    ``windows`` caches the cut text for rules of one document whose first hit is the same."""
     in_text = [h for h in hits if h.field == "text"]
     chosen = in_text or [h for h in hits if h.field == "title"]
     if not chosen:
         return _clip(doc.text, 0, _SNIPPET_BEFORE + _SNIPPET_AFTER), ()
-    source = doc.text if in_text else doc.title
     first = min(h.start for h in chosen)
+    window = windows.get((bool(in_text), first)) if windows is not None else None
+    if window is None:
+        window = _window(doc.text if in_text else doc.title, first)
+        if windows is not None:
+            windows[(bool(in_text), first)] = window
+    lo, hi, snippet, shift = window
+    highlights = tuple(sorted({(h.start + shift, h.end + shift) for h in chosen if h.start >= lo and h.end <= hi}))
+    return snippet, highlights
+
+
+def _window(source: str, first: int) -> _Window:
     lo = max(0, first - _SNIPPET_BEFORE)
     if lo:
         space = source.find(" ", lo, first)
@@ -794,10 +861,7 @@ def make_snippet(doc: Document, hits: Sequence[Hit]) -> tuple[str, tuple[tuple[i
         hi = space if space > first else hi
     prefix = "…" if lo else ""
     body = source[lo:hi].replace("\n", " ").replace("\t", " ")
-    snippet = prefix + body + ("…" if hi < len(source) else "")
-    shift = len(prefix) - lo
-    highlights = tuple(sorted({(h.start + shift, h.end + shift) for h in chosen if h.start >= lo and h.end <= hi}))
-    return snippet, highlights
+    return lo, hi, prefix + body + ("…" if hi < len(source) else ""), len(prefix) - lo
 
 
 def _clip(text: str, lo: int, hi: int) -> str:
