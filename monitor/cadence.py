@@ -71,3 +71,10 @@ def adaptive_interval(
 def server_ask(max_age: float | None = None, ttl_minutes: int | None = None) -> timedelta:
     """What the server asked for: Cache-Control max-age or RSS ttl, whichever is longer."""
     return timedelta(seconds=max(max_age or 0.0, (ttl_minutes or 0) * 60.0, 0.0))
+
+
+def after_poll(previous: Cadence | None, *, interval: timedelta, new: int, elapsed: timedelta | None) -> Cadence:
+    """A feed's cadence after a successful poll that found ``new`` unseen entries ``elapsed`` after the last
+    success. The first poll (``elapsed`` None) only sets the prior: its entries are the feed's backlog."""
+    start = previous or Cadence.prior(interval)
+    return start if elapsed is None else observe(start, new, elapsed)

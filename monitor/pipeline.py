@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from monitor.cadence import Cadence, adaptive_interval, after_poll, server_ask
 from monitor.config import Config
 from monitor.dedupe import DedupePolicy, canonical_url
 from monitor.errors import FetchError, MonitorError
@@ -82,15 +83,19 @@ async def poll_feed(feed: FeedSpec, ctx: Context) -> PollResult:
 async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -> PollResult:
     response = await ctx.http.fetch_feed(feed.url, state)
     if isinstance(response, NotModified):
-        interval = next_interval(feed, max_age=response.max_age)
-        await _succeeded(feed, state, ctx, now, interval, etag=response.etag, last_modified=response.last_modified)
+        interval, rhythm = _schedule(feed, state, ctx, now, 0, max_age=response.max_age)
+        await _succeeded(
+            feed, state, ctx, now, interval, rhythm, etag=response.etag, last_modified=response.last_modified
+        )
         return PollResult(feed, "not_modified", next_interval=interval)
-    max_age = parse_max_age(response.headers.get("Cache-Control"))
+    max_age = parse_max_age(response.headers.get("cache-control"))  # Fetched.headers keys are lower-case
     body_hash = hashlib.sha256(response.body).hexdigest()
     if body_hash == state.body_hash:
         # Same bytes as last time (a server without validators): nothing can be new, skip parsing.
-        interval = next_interval(feed, max_age=max_age)
-        await _succeeded(feed, state, ctx, now, interval, etag=response.etag, last_modified=response.last_modified)
+        interval, rhythm = _schedule(feed, state, ctx, now, 0, max_age=max_age)
+        await _succeeded(
+            feed, state, ctx, now, interval, rhythm, etag=response.etag, last_modified=response.last_modified
+        )
         return PollResult(feed, "unchanged", next_interval=interval)
     parsed = await ctx.isolator.run(
         parse_feed,
@@ -119,9 +124,17 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
             alerts += recorded.alerts
             for rule in recorded.matched_rules:
                 event(log, "article_matched", rule=rule, feed=feed.name, title=article.title[:120], url=article.link)
-    interval = next_interval(feed, max_age=max_age, ttl_minutes=parsed.ttl_minutes)
+    interval, rhythm = _schedule(feed, state, ctx, now, len(fresh), max_age=max_age, ttl_minutes=parsed.ttl_minutes)
     await _succeeded(
-        feed, state, ctx, now, interval, etag=response.etag, last_modified=response.last_modified, body_hash=body_hash
+        feed,
+        state,
+        ctx,
+        now,
+        interval,
+        rhythm,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        body_hash=body_hash,
     )
     return PollResult(
         feed,
@@ -132,6 +145,36 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
         alerts=alerts,
         next_interval=interval,
     )
+
+
+def _schedule(
+    feed: FeedSpec,
+    state: FeedState,
+    ctx: Context,
+    now: datetime,
+    new: int,
+    *,
+    max_age: float | None = None,
+    ttl_minutes: int | None = None,
+) -> tuple[timedelta, Cadence]:
+    """The next interval and the feed's publishing rhythm after this poll found ``new`` unseen entries.
+    Adaptive (poll.adaptive): the rhythm within poll.min_interval..max_interval, which the feed's own interval
+    widens; else the feed's interval. Either way never below what the server asked for."""
+    previous = None
+    if state.cadence_entries is not None and state.cadence_seconds is not None:
+        previous = Cadence(state.cadence_entries, state.cadence_seconds)
+    elapsed = now - state.last_success if state.last_success else None
+    rhythm = after_poll(previous, interval=feed.interval, new=new, elapsed=elapsed)
+    poll = ctx.config.poll
+    if not poll.adaptive:
+        return next_interval(feed, max_age=max_age, ttl_minutes=ttl_minutes), rhythm
+    interval = adaptive_interval(
+        rhythm,
+        min_interval=min(poll.min_interval, feed.interval),
+        max_interval=max(poll.max_interval, feed.interval),
+        asked=server_ask(max_age, ttl_minutes),
+    )
+    return interval, rhythm
 
 
 def next_interval(feed: FeedSpec, *, max_age: float | None = None, ttl_minutes: int | None = None) -> timedelta:
@@ -196,6 +239,7 @@ async def _succeeded(
     ctx: Context,
     now: datetime,
     interval: timedelta,
+    rhythm: Cadence,
     *,
     etag: str | None,
     last_modified: str | None,
@@ -217,6 +261,8 @@ async def _succeeded(
             next_poll=now + interval,
             retry_after=None,
             broken_notified=state.broken_notified and not recovered,
+            cadence_entries=rhythm.entries,
+            cadence_seconds=rhythm.seconds,
         ),
         name=feed.name,
     )

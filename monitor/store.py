@@ -177,6 +177,13 @@ def m003_deliveries(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m004_cadence(db: sqlite_utils.Database) -> None:
+    # Each feed's publishing rhythm for adaptive polling (monitor.cadence): decayed new entries and seconds.
+    db.table("feeds").add_column("cadence_entries", float)
+    db.table("feeds").add_column("cadence_seconds", float)
+
+
+@migrations()
 def m005_furniture_seen(db: sqlite_utils.Database) -> None:
     # When a paragraph was last seen: paragraphs seen under one story only are pruned with the article text.
     db.table("furniture").add_column("seen", str)
@@ -316,6 +323,8 @@ class Store:
             next_poll=_dt(r["next_poll"]),
             retry_after=_dt(r["retry_after"]),
             broken_notified=bool(r["broken_notified"]),
+            cadence_entries=r["cadence_entries"],
+            cadence_seconds=r["cadence_seconds"],
         )
 
     def save_feed_state(self, state: FeedState, *, name: str) -> None:
@@ -332,6 +341,8 @@ class Store:
             "next_poll": _iso(state.next_poll),
             "retry_after": _iso(state.retry_after),
             "broken_notified": int(state.broken_notified),
+            "cadence_entries": state.cadence_entries,
+            "cadence_seconds": state.cadence_seconds,
         }
         cols = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)

@@ -40,6 +40,9 @@ class FeedState:
     next_poll: datetime | None = None
     retry_after: datetime | None = None  # the server asked us not to come back before this
     broken_notified: bool = False  # a "feed broken" notice went out and "recovered" is owed
+    # publishing rhythm (monitor.cadence): decayed count of new entries and of seconds observed
+    cadence_entries: float | None = None
+    cadence_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
