@@ -14,9 +14,10 @@ import html
 import json
 import multiprocessing
 import os
+import socket
 import sys
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -197,6 +198,75 @@ class FeedServer:
         return dict(self._get("/_stats"))
 
 
+def _serve_static(conn: Any, files: dict[str, tuple[bytes, str]], port: int, cpu: int | None) -> None:
+    """Static server process: ``files`` maps a path to (body, content type)."""
+    import asyncio
+
+    from aiohttp import web
+
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        found = files.get(request.path)
+        if found is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=found[0], headers={"Content-Type": found[1]})
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
+        await site.start()
+        conn.send(port)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    """A loopback port free right now (bodies that name the server's address are built before it starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class StaticServer:
+    """Serve fixed files from a child process (optionally pinned to one CPU) on ``port`` (see free_port)."""
+
+    def __init__(self, files: dict[str, tuple[bytes, str]], port: int, cpu: int | None = None) -> None:
+        self.files = files
+        self.cpu = cpu
+        self.port = port
+        self._process: multiprocessing.process.BaseProcess | None = None
+
+    def __enter__(self) -> StaticServer:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve_static, args=(child, self.files, self.port, self.cpu), daemon=True)
+        self._process.start()
+        if not parent.poll(60):
+            self.close()
+            raise RuntimeError("static server did not start within 60 s")
+        self.port = parent.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(5)
+            self._process = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # /proc sampling
 
@@ -261,8 +331,3 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def chunks(seq: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]

@@ -1,0 +1,229 @@
+"""Articles per second through the whole pipeline against bare trafilatura.extract, same pages, one run.
+
+    .venv/bin/python bench/bench_pipeline.py [--rules 1000] [--feeds 8] [--limit N]
+
+Pages: the Zyte article-extraction benchmark (../shared/corpus/article_extraction_benchmark), served by a
+loopback server in its own process (pinned to the second core), listed in ``--feeds`` RSS feeds. news-monitor
+polls them with ``full_text: true``: fetch feed → parse (worker) → new? → fetch page → extract (worker) →
+dedupe → match (``--rules`` generated rules, bench/bench_match.py) → store. Each mode runs in a fresh child
+process and database:
+
+- bare trafilatura: ``trafilatura.extract(html)`` in a loop, one core (the baseline);
+- news-monitor, one core: the process and its one isolate worker pinned to core 0 (``sched_setaffinity``);
+- news-monitor, both cores: two isolate workers, no pinning (the server shares the cores).
+
+Quality: mean word F1 of the stored article text (ours) and of bare trafilatura's output against the expected
+bodies, scored by bench/bench_extract.py. Goals: one core ≥ 0.8× bare; both cores ≥ 1.6× bare single-core;
+F1 not lower than bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_extract import ZYTE, bare, load_zyte, prf
+from bench.common import ROOT, StaticServer, free_port, machine, table
+
+
+def _feeds(base: str, pages: list[Any], feeds: int) -> dict[str, tuple[bytes, str]]:
+    files: dict[str, tuple[bytes, str]] = {}
+    per = -(-len(pages) // feeds)
+    for f in range(feeds):
+        items = []
+        for page in pages[f * per : (f + 1) * per]:
+            items.append(
+                f"<item><title>{html.escape(page.key)}</title><link>{base}/p/{page.key}.html</link>"
+                f"<guid>{html.escape(page.key)}</guid><description>Page {html.escape(page.key)}</description></item>"
+            )
+        body = (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Zyte {f}</title>{"".join(items)}</channel></rss>'
+        )
+        files[f"/feed/{f}.xml"] = (body.encode(), "application/rss+xml")
+    for page in pages:
+        files[f"/p/{page.key}.html"] = (page.html, "text/html")
+    return files
+
+
+def _rules_yaml(n: int) -> list[str]:
+    from bench.bench_match import generate, load_articles, vocabulary
+
+    rng = random.Random(8)
+    reuters, web = load_articles(400, rng)
+    words, pairs = vocabulary(reuters + web)
+    rules, entities, _ = generate(n, words, pairs, rng)
+    out = ["entities:"]
+    out += [f"  {name}: {{aliases: {json.dumps(e.aliases)}}}" for name, e in entities.items()]
+    out += ["rules:"]
+    out += [f"  - {{name: {r.name}, query: {json.dumps(r.query)}, notify: [sink]}}" for r in rules]
+    return out
+
+
+def run_ours(base: str, feeds: int, rules: int, workers: int, pin: bool, tmp: Path) -> None:
+    if pin:
+        os.sched_setaffinity(0, {0})  # inherited by the isolate workers started below
+    from datetime import UTC, datetime
+
+    from monitor.config import load_config
+    from monitor.fetch import Http
+    from monitor.isolate import Isolator
+    from monitor.pipeline import build_context, poll_feed
+    from monitor.store import Store
+
+    lines = [
+        f"database: {tmp / 'monitor.db'}",
+        "poll: {interval: 10m, jitter: 0s, concurrency: 20, timeout: 60s}",
+        "fetch: {allow_networks: [127.0.0.0/8], per_host: 16, extract_budget: 20s}",
+        "targets: {sink: 'json://127.0.0.1:9/'}",
+        "feeds:",
+        *(f"  - {{url: '{base}/feed/{i}.xml', name: 'zyte {i}'}}" for i in range(feeds)),
+        *_rules_yaml(rules),
+    ]
+    (tmp / "monitor.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = load_config(tmp / "monitor.yaml")
+    store = Store.open(config.database_path())
+
+    async def main() -> float:
+        http = Http(config.fetch, timeout=60, concurrency=config.poll.concurrency)
+        isolator = Isolator(workers)
+        try:
+            ctx = build_context(config, store, http, isolator, lambda: datetime.now(UTC))
+            await asyncio.gather(*(isolator.run(abs, 1, budget=30) for _ in range(workers)))  # warm workers
+            t0 = time.perf_counter()
+            results = await asyncio.gather(*(poll_feed(f, ctx) for f in config.feed_specs()))
+            wall = time.perf_counter() - t0
+            errors = [str(r.error) for r in results if r.error]
+            if errors:
+                print(json.dumps({"errors": errors}), file=sys.stderr)
+            return wall
+        finally:
+            await http.close()
+            isolator.close()
+
+    try:
+        wall = asyncio.run(main())
+        stored = store._query("SELECT link, text, extracted FROM articles")
+    finally:
+        store.close()
+    print(json.dumps({"wall": wall, "articles": [[r["link"], r["text"], r["extracted"]] for r in stored]}))
+
+
+def run_bare(limit: int | None) -> None:
+    os.sched_setaffinity(0, {0})
+    pages = load_zyte(limit)
+    bare(pages[0].html, pages[0].url)  # warm-up: imports
+    texts = {}
+    t0 = time.perf_counter()
+    for page in pages:
+        texts[page.key] = bare(page.html, page.url)
+    wall = time.perf_counter() - t0
+    print(json.dumps({"wall": wall, "texts": texts}))
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, timeout=3600, cwd=ROOT, check=False
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"child {args[:2]} failed (exit {done.returncode})")
+    if done.stderr.strip():
+        sys.stderr.write(done.stderr[-2000:])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--feeds", type=int, default=8)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
+    parser.add_argument("--mode", choices=("bare", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--pin", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.mode == "bare":
+        run_bare(args.limit)
+        return 0
+    if args.mode == "ours":
+        run_ours(args.base, args.feeds, args.rules, args.workers, args.pin, Path(args.tmp))
+        return 0
+    if not ZYTE.exists():
+        print(f"corpus not found at {ZYTE}", file=sys.stderr)
+        return 1
+    if (os.cpu_count() or 1) < 2:
+        print("needs two cores", file=sys.stderr)
+        return 1
+
+    pages = load_zyte(args.limit)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    expected = {f"{base}/p/{p.key}.html": p.expected for p in pages}
+    limit = ["--limit", str(args.limit)] if args.limit else []
+    bare_run = _child(["--mode", "bare", *limit])
+    bare_f1 = statistics.mean(prf(p.expected, bare_run["texts"][p.key], 1)[2] for p in pages)
+    runs: dict[str, dict[str, Any]] = {}
+    with StaticServer(_feeds(base, pages, args.feeds), port, cpu=1):
+        for name, workers, pin in (("one core", 1, True), ("both cores", 2, False)):
+            with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+                common = ["--base", base, "--feeds", str(args.feeds), "--rules", str(args.rules), "--tmp", tmp]
+                flags = ["--mode", "ours", "--workers", str(workers), *common, *limit]
+                runs[name] = _child(flags + (["--pin"] if pin else []))
+
+    bare_rate = len(pages) / bare_run["wall"]
+    print(f"{machine()}; {len(pages)} Zyte pages, {args.rules} rules, {args.feeds} feeds\n")
+    rows = [
+        [
+            "bare trafilatura.extract (one core)",
+            len(pages),
+            f"{bare_run['wall']:.2f}",
+            f"{bare_rate:.1f}",
+            "1.00×",
+            f"{bare_f1:.3f}",
+            "-",
+        ]
+    ]
+    for name, run in runs.items():
+        stored = {link: text for link, text, _ in run["articles"]}
+        f1 = statistics.mean(prf(expected[link], stored.get(link, ""), 1)[2] for link in expected)
+        extracted = sum(1 for _, _, ok in run["articles"] if ok)
+        rate = len(run["articles"]) / run["wall"]
+        rows.append(
+            [
+                f"news-monitor pipeline, {name}",
+                len(run["articles"]),
+                f"{run['wall']:.2f}",
+                f"{rate:.1f}",
+                f"**{rate / bare_rate:.2f}×**",
+                f"{f1:.3f}",
+                f"{extracted} extracted, {len(run['articles']) - extracted} summary fallback",
+            ]
+        )
+        run["ratio"], run["f1"] = rate / bare_rate, f1
+    print(table(["run", "articles", "wall s", "articles/s", "vs bare", "mean word F1", "notes"], rows))
+    goals = [
+        ("one core ≥ 0.8× bare", runs["one core"]["ratio"] >= 0.8),
+        ("both cores ≥ 1.6× bare single-core", runs["both cores"]["ratio"] >= 1.6),
+        ("F1 not lower than bare", min(r["f1"] for r in runs.values()) >= bare_f1 - 1e-9),
+    ]
+    print("\n" + "\n".join(f"- {'met' if ok else 'MISSED'}: {name}" for name, ok in goals))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
