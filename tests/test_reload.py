@@ -81,7 +81,7 @@ class Running:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
         """The first log line from now on that matches ``pattern``; fails after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
