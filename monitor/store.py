@@ -841,6 +841,8 @@ class Store:
             ).rowcount
             conn.execute("DELETE FROM article_bands WHERE seen < ?", (text_cutoff,))
             conn.execute("DELETE FROM furniture WHERE stories < 2 AND seen < ?", (text_cutoff,))
+            # Rate-limit bookkeeping: windows are far shorter than alert retention.
+            conn.execute("DELETE FROM deliveries WHERE sent < ?", (alert_cutoff,))
             held = "SELECT article_id FROM matches"
             conn.execute(
                 f"DELETE FROM entries WHERE article_id IN (SELECT id FROM articles WHERE fetched < ?"

@@ -120,3 +120,12 @@ def test_prune_command(tmp_path: Path) -> None:
     store = Store.open(db)
     assert store.article_count() == 0
     store.close()
+
+
+def test_prune_forgets_old_rate_limit_bookkeeping(store: Store) -> None:
+    store.mark_sent_many([], "chat", T0)
+    store.mark_sent_many([], "chat", T0 + timedelta(days=400))
+    now = T0 + timedelta(days=401)
+    assert store.messages_since("chat", T0 - timedelta(days=1)) == 2
+    store.prune(now, RetentionConfig())
+    assert store.messages_since("chat", T0 - timedelta(days=1)) == 1
