@@ -8,6 +8,8 @@ wildcards, NEAR, entities and boolean mixes. Columns:
 
 - compile: seconds to compile all rules; memory: bytes allocated by the compiled RuleSet (tracemalloc);
 - µs/article: median time of RuleSet.match over the articles (tokenising included);
+- µs web is the same pages trafilatura extracts (their expected text), so "web ÷ extract" is the
+  like-for-like share; "all ÷ extract" uses the median over Reuters and web articles together;
 - naive: median time per article of a loop running one compiled regular expression per rule (the rule's
   positive terms as one alternation, so the naive side does less work than the rule asks: a lower bound);
 - vs naive: naive / engine; vs extract: engine time as a share of trafilatura.extract on the same
@@ -133,7 +135,19 @@ def main() -> int:
     print(f"articles: {len(reuters)} Reuters + {len(web)} web bodies (CPU time, this process)")
     print(f"trafilatura.extract on {args.pages} benchmark pages: median {extract:,.0f} µs/page")
     print()
-    head = ("rules", "compile s", "memory MB", "µs/article", "Reuters", "web", "naive µs", "vs naive", "vs extract")
+    head = (
+        "rules",
+        "compile s",
+        "memory MB",
+        "µs/article all",
+        "µs Reuters",
+        "µs web",
+        "naive µs",
+        "vs naive",
+        "all ÷ extract",
+        "web ÷ extract",
+        "matches/article",
+    )
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---:" for _ in head) + "|")
     for n in (int(x) for x in args.sizes.split(",")):
@@ -166,11 +180,43 @@ def main() -> int:
             f"{naive_us:,.0f}",
             f"{naive_us / engine_naive_us:,.0f}×",
             f"{100 * all_us / extract:.1f} %",
+            f"{100 * web_us / extract:.1f} %",
+            f"{sum(len(ruleset.match(d)) for d in docs) / len(docs):.1f}",
         )
         print("| " + " | ".join(row) + " |")
-        matched = sum(len(ruleset.match(d)) for d in docs)
-        print(f"    {n:,} rules: {matched / len(docs):.1f} matches per article on average")
+    scaling(words)
     return 0
+
+
+def scaling(words: list[str]) -> None:
+    """Cost per KB of hostile articles of growing size: it stays flat if matching is linear."""
+    rules = [
+        RuleConfig(name="near", query="gold NEAR/1000 mine"),
+        RuleConfig(name="phrase", query='"gold gold gold mine"'),
+        RuleConfig(name="wild", query="go* AND mi* AND NOT zz"),
+        RuleConfig(name="cjk", query="レアアース NEAR/5 規制"),
+    ]
+    rules += [RuleConfig(name=f"w{i}", query=f"{w} OR {w}*") for i, w in enumerate(words[:2000])]
+    ruleset = compile_rules(rules, {})
+    print()
+    print("| hostile article | size KB | µs | µs per KB |")
+    print("|---|---:|---:|---:|")
+    kinds = {
+        "one word repeated": "gold ",
+        "two words alternating": "gold mine ",
+        "all distinct words": None,
+        "CJK run": "レアアース輸出規制",
+    }
+    for label, unit in kinds.items():
+        for kb in (10, 100, 1000):
+            if unit is None:
+                text = " ".join(f"w{i:x}" for i in range(kb * 1024 // 6))
+            else:
+                text = unit * (kb * 1024 // len(unit.encode()))
+            t0 = time.process_time()
+            ruleset.match(Document(title="", text=text))
+            us = (time.process_time() - t0) * 1e6
+            print(f"| {label} | {kb:,} | {us:,.0f} | {us / kb:,.0f} |")
 
 
 if __name__ == "__main__":

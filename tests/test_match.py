@@ -340,3 +340,20 @@ def test_many_rules_only_matching_ones_returned_in_order() -> None:
     assert [m.rule for m in rules.match(Document("", "word7 word3"))] == ["r3", "r7"]
     assert [m.rule for m in rules.match(Document("", "word7", lang="en"))] == ["r7", "neg"]
     assert len(rules.match(Document("", "common"))) == 50
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "found"),
+    [
+        ("@APEC", "第3回APEC首脳会議", ["APEC"]),
+        ("首脳", "第3回APEC首脳会議", ["首脳"]),
+        ('@"rare earths"', "中国のレアアース輸出", ["レアアース"]),
+        ('@"united states"', "Talks in the U.S. and Japan's US office", ["U.S.", "US"]),
+        ("@japan", "Japan's exports and Japanese firms", ["Japan", "Japanese"]),
+        ('"rare earth"', "rare-earths,\nrare\tearth", ["rare-earths", "rare\tearth"]),
+        ("élysée", "l'Élysée said", ["Élysée"]),
+    ],
+)
+def test_hit_offsets_point_at_the_words(query: str, text: str, found: list[str]) -> None:
+    (match,) = compile_rules([RuleConfig(name="r", query=query)], ENTITIES).match(Document("", text))
+    assert [text[h.start : h.end] for h in match.hits] == found

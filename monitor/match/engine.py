@@ -29,9 +29,9 @@ from monitor.match.text import (
     Unit,
     analyse_term,
     case_key,
-    clean,
     fold,
     paragraph_end,
+    parts,
     split,
     stem,
 )
@@ -40,6 +40,7 @@ from monitor.types import Hit, Match
 FIELD_SPAN = 1 << 24  # positions of title, text and feed live in disjoint ranges of this size
 _FIELDS = ("title", "text", "feed")
 _SNIPPET_BEFORE, _SNIPPET_AFTER = 80, 200
+MAX_HITS = 100  # a match keeps its first hits (in text order); min_mentions counts them all
 _STOPWORDS_TEXT = (
     "a an and are as at be by for from has have he in is it its of on or said that the to was were "
     "will with this which would also not but they their been more new than one two last year pct mln dlrs"
@@ -66,17 +67,22 @@ class Document:
 # One document, analysed once
 
 
-_Entry = tuple[int, int, bool, tuple[tuple[list[int], int], ...]]  # see _Analysed._entry
-_Keys = tuple[str, int, bool, str, str, str | None]  # word, visible length, CJK?, singular, folded, acronym
+_Entry = tuple[int, tuple[tuple[list[int], int], ...]]  # see _Analysed._entry
+# per word of a token: offset in the token, visible length, CJK?, word, singular, folded, acronym key, positions
+_Keys = tuple[tuple[int, int, bool, str, str, str, str | None, int], ...]
 _KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
 
 
 def _keys_of(raw: str) -> _Keys:
-    word, visible, cjk = clean(raw)
-    if cjk:
-        return word, visible, True, "", "", None
-    folded = fold(word)
-    return word, visible, False, stem(folded), folded, case_key(word) if word[:2].isupper() else None
+    out: list[tuple[int, int, bool, str, str, str, str | None, int]] = []
+    for offset, visible, cjk, word in parts(raw):
+        if cjk:
+            out.append((offset, visible, True, word, "", "", None, len(word)))
+        else:
+            folded = fold(word)
+            exact = case_key(word) if word[:2].isupper() else None
+            out.append((offset, visible, False, word, stem(folded), folded, exact, 1))
+    return tuple(out)
 
 
 class _Analysed:
@@ -86,9 +92,9 @@ class _Analysed:
         "case_pos",
         "cjk_pos",
         "doc",
-        "entries",
         "folded_pos",
         "prefix_pos",
+        "rules",
         "tokens",
         "word_pos",
     )
@@ -103,9 +109,10 @@ class _Analysed:
         self.tokens: list[list[str]] = []  # per field, the tokens as split (offsets are found from them)
         self._offsets: list[tuple[list[int], list[int]] | None] = [None, None, None]
         self._lead_end: int | None = None
-        self.entries: dict[str, _Entry] = {}
+        self.rules = rules
+        entries: dict[str, _Entry] = {}
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
-            self.tokens.append(self._field(text, i * FIELD_SPAN, rules, self.entries))
+            self.tokens.append(self._field(text, i * FIELD_SPAN, rules, entries))
         if rules._prefix_lengths:
             self._prefixes(rules._prefix_lengths, rules._prefix_atoms)
 
@@ -116,33 +123,40 @@ class _Analysed:
             entry = entries.get(raw)
             if entry is None:
                 entry = entries[raw] = self._entry(raw, rules)
-            step, _, _, feeds = entry
+            step, feeds = entry
             for positions, offset in feeds:
                 positions.append(pos + offset)
             pos += step
         return tokens
 
     def _entry(self, raw: str, rules: RuleSet) -> _Entry:
-        """How many positions a spelling takes, its visible length, is it CJK, and the position lists it
-        feeds (with the offset of each); once per distinct spelling of a document. A CJK run takes one
-        position per character."""
+        """How many positions a token takes, and the position lists it feeds (with the offset of each);
+        once per distinct spelling of a document. A CJK run takes one position per character."""
+        keys = self._keys(raw, rules)
+        feeds: list[tuple[list[int], int]] = []
+        pos = 0
+        for _, _, cjk, word, stemmed, folded, exact, count in keys:
+            if cjk:
+                if rules._cjk_atoms:
+                    for last, key in rules._automaton.iter(word):
+                        feeds.append((self.cjk_pos.setdefault(key, []), pos + last + 1 - len(key)))
+            else:
+                feeds.append((self.word_pos.setdefault(stemmed, []), pos))
+                feeds.append((self.folded_pos.setdefault(folded, []), pos))
+                if exact is not None:
+                    feeds.append((self.case_pos.setdefault(exact, []), pos))
+            pos += count
+        return pos, tuple(feeds)
+
+    @staticmethod
+    def _keys(raw: str, rules: RuleSet) -> _Keys:
         keys = rules._keys.get(raw)
         if keys is None:
             keys = _keys_of(raw)
             if len(rules._keys) >= _KEY_CACHE:
                 rules._keys.clear()
             rules._keys[raw] = keys
-        word, visible, cjk, stemmed, folded, exact = keys
-        if cjk:
-            if not rules._cjk_atoms:
-                return len(raw), visible, True, ()
-            hits = rules._automaton.iter(word)
-            feeds = tuple((self.cjk_pos.setdefault(key, []), last + 1 - len(key)) for last, key in hits)
-            return len(raw), visible, True, feeds
-        out = [(self.word_pos.setdefault(stemmed, []), 0), (self.folded_pos.setdefault(folded, []), 0)]
-        if exact is not None:
-            out.append((self.case_pos.setdefault(exact, []), 0))
-        return 1, visible, False, tuple(out)
+        return keys
 
     def _prefixes(self, lengths: Sequence[int], atoms: set[str]) -> None:
         """Positions of every rule prefix (magnet*): each distinct word is cut at each prefix length."""
@@ -179,16 +193,16 @@ class _Analysed:
             starts: list[int] = []
             ends: list[int] = []
             cursor = 0
-            entries = self.entries
             for raw in self.tokens[i]:
                 at = text.find(raw, cursor)
-                _, visible, cjk, _ = entries[raw]
-                if cjk:
-                    starts.extend(range(at, at + len(raw)))
-                    ends.extend(range(at + 1, at + len(raw) + 1))
-                else:
-                    starts.append(at)
-                    ends.append(at + visible)
+                for offset, visible, cjk, word, _, _, _, _ in self._keys(raw, self.rules):
+                    first = at + offset
+                    if cjk:
+                        starts.extend(range(first, first + len(word)))
+                        ends.extend(range(first + 1, first + len(word) + 1))
+                    else:
+                        starts.append(first)
+                        ends.append(first + visible)
                 cursor = at + len(raw)
             found = self._offsets[i] = (starts, ends)
         return found
@@ -819,7 +833,7 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
     found = _collect(rule, ctx)
     if rule.config.min_mentions > 1 and len(found) < rule.config.min_mentions:
         return None
-    hits = _hits(found, ctx)
+    hits = _hits(found[:MAX_HITS], ctx)
     snippet, highlights = make_snippet(ctx.an.doc, hits, ctx.windows)
     return Match(
         rule=rule.config.name, hits=hits, snippet=snippet, highlights=highlights, priority=rule.config.priority

@@ -21,13 +21,11 @@ _CJK_CHARS = (
     "\uff66-\uff9f"  # half-width katakana
 )
 _CJK = re.compile(f"[{_CJK_CHARS}]")
-# Dotted acronyms (U.S., U.K.) first, then CJK runs, then words (letters/digits; a possessive 's is kept
-# with its word and dropped, other apostrophes split: l'Élysée → l, Élysée).
-_TOKEN = re.compile(
-    rf"(?:[^\W\d_]\.){{2,}}"
-    rf"|[{_CJK_CHARS}]+"
-    rf"|[^\W_{_CJK_CHARS}]+(?:['’][sS](?![^\W_]))?"
-)
+_CJK_SPLIT = re.compile(f"[{_CJK_CHARS}]+|[^{_CJK_CHARS}]+")
+# Words: letters, digits and _ (\w, the regex engine's fast path); a possessive 's stays with its word (and
+# is dropped later); dotted acronyms (U.S., U.S.A.) are one token. Other apostrophes split: l'Élysée → l,
+# Élysée. Japanese, Chinese and Korean runs are \w too and are cut out of a token later (APEC首脳会議).
+_TOKEN = re.compile(r"\w+(?:['’][sS]\b|(?:\.\w\b)+\.?)?")
 _FOLD_EXTRA = str.maketrans({"ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "æ": "ae", "œ": "oe"})
 
 # Words ending in s that are not plurals, and plurals the suffix rules get wrong.
@@ -56,17 +54,34 @@ def split(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def clean(raw: str) -> tuple[str, int, bool]:
-    """A token as split → (the word to analyse, its visible length, is it a CJK run).
+Part = tuple[int, int, bool, str]  # (offset in the token, visible length, is it a CJK run, word to analyse)
 
-    Acronym dots go (U.S. → US) and a possessive 's is dropped from the word and from its highlight."""
-    if raw[0] >= "\u1100" and _CJK.match(raw):
-        return raw, len(raw), True
-    if raw[-1] == ".":
-        return raw.replace(".", ""), len(raw), False
+
+def parts(raw: str) -> tuple[Part, ...]:
+    """A token as split → its words: one, or several when CJK and other letters touch (APEC首脳会議).
+
+    Acronym dots go (U.S. → US); a possessive 's is dropped from the word and from its highlight."""
+    if raw.isascii() or _CJK.search(raw) is None:
+        word, visible = _clean(raw)
+        return ((0, visible, False, word),)
+    out: list[Part] = []
+    for m in _CJK_SPLIT.finditer(raw):
+        piece = m.group()
+        if _CJK.match(piece):
+            out.append((m.start(), len(piece), True, piece))
+        else:
+            word, visible = _clean(piece)
+            if word.strip("_'’"):
+                out.append((m.start(), visible, False, word))
+    return tuple(out)
+
+
+def _clean(raw: str) -> tuple[str, int]:
+    if "." in raw:
+        return raw.replace(".", ""), len(raw)
     if raw[-2:] in ("'s", "’s", "'S", "’S"):
-        return raw[:-2], len(raw) - 2, False
-    return raw, len(raw), False
+        return raw[:-2], len(raw) - 2
+    return raw, len(raw)
 
 
 def fold(word: str) -> str:
@@ -140,8 +155,8 @@ def analyse_term(text: str, *, prefix: bool = False, acronyms: bool = False) -> 
 
     ``prefix`` makes the last unit a prefix; ``acronyms`` keeps short all-capital words case-sensitive."""
     units: list[Unit] = []
-    words = [clean(raw) for raw in split(text)]
-    for raw, _, cjk in words:
+    words = [(word, cjk) for raw in split(text) for _, _, cjk, word in parts(raw)]
+    for raw, cjk in words:
         if cjk:
             units.append(Unit("cjk", raw))
         elif acronyms and is_acronym(raw):
