@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_match.py [--articles 400] [--naive-articles 30] [--pages 25]
 
 Articles: Reuters-21578 stories and the article-extraction-benchmark's expected bodies (both in
-../shared/corpus). Rules are generated from the corpus vocabulary, cycling through single words, phrases,
-wildcards, NEAR, entities and boolean mixes. Columns:
+../shared/corpus). Rules are generated from the corpus vocabulary (by default terms
+found in at most 1 % of the stories: names, commodities, places, as watch rules use; --vocabulary common
+for everyday words too), cycling through single words, phrases, wildcards, NEAR, entities and boolean mixes. Columns:
 
 - compile: seconds to compile all rules; memory: bytes allocated by the compiled RuleSet (tracemalloc);
 - µs/article: median time of RuleSet.match over the articles (tokenising included);
@@ -43,23 +44,35 @@ AEB = CORPUS / "article_extraction_benchmark"
 _WORD = re.compile(r"[a-z]{4,}")
 
 
-def load_articles(limit: int, rng: random.Random) -> tuple[list[Document], list[Document]]:
+def load_articles(limit: int, rng: random.Random) -> tuple[list[Document], list[Document], list[Document]]:
+    """(timed Reuters stories, web article bodies, every Reuters story for the vocabulary)."""
     stories = [json.loads(line) for line in REUTERS.open(encoding="utf-8")]
-    stories = [s for s in stories if len(s["body"]) > 400]
-    reuters = [Document(title=s["title"], text=s["body"]) for s in rng.sample(stories, min(limit, len(stories)))]
+    everything = [Document(title=s["title"], text=s["body"]) for s in stories]
+    long = [s for s in stories if len(s["body"]) > 400]
+    reuters = [Document(title=s["title"], text=s["body"]) for s in rng.sample(long, min(limit, len(long)))]
     truth = json.loads((AEB / "ground-truth.json").read_text(encoding="utf-8"))
     web = [Document(title="", text=v["articleBody"]) for v in truth.values() if v.get("articleBody")]
-    return reuters, web
+    return reuters, web, everything
 
 
-def vocabulary(docs: list[Document]) -> tuple[list[str], list[tuple[str, str]]]:
+def vocabulary(docs: list[Document], distinctive: bool) -> tuple[list[str], list[tuple[str, str]]]:
+    """Words and word pairs to build rules from.
+
+    ``distinctive``: terms found in at most 1 % of the articles (names, commodities, places: what watch
+    rules are made of). Otherwise every word and pair seen 3 times or more, past the 300 commonest."""
     words: Counter[str] = Counter()
     pairs: Counter[tuple[str, str]] = Counter()
     for doc in docs:
-        tokens = _WORD.findall(doc.text.lower())
-        words.update(tokens)
-        pairs.update(itertools.pairwise(tokens))
-    # watch rules name distinctive terms: skip the 300 commonest words (the, said, company...) and hapaxes
+        tokens = _WORD.findall((doc.title + " " + doc.text).lower())
+        if distinctive:  # document frequency
+            words.update(set(tokens))
+            pairs.update(set(itertools.pairwise(tokens)))
+        else:
+            words.update(tokens)
+            pairs.update(itertools.pairwise(tokens))
+    if distinctive:
+        cap = max(3, len(docs) // 100)
+        return [w for w, c in words.items() if 3 <= c <= cap], [p for p, c in pairs.items() if 3 <= c <= cap]
     ranked = [w for w, count in words.most_common() if count >= 3]
     return ranked[300:], [p for p, count in pairs.most_common() if count >= 3][300:]
 
@@ -122,17 +135,24 @@ def main() -> int:
     parser.add_argument("--naive-articles", type=int, default=30, help="articles for the naive loop")
     parser.add_argument("--pages", type=int, default=25, help="HTML pages for trafilatura")
     parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument(
+        "--vocabulary",
+        choices=["distinctive", "common"],
+        default="distinctive",
+        help="build rules from terms in at most 1%% of articles (default) or from common words too",
+    )
     args = parser.parse_args()
     if not REUTERS.exists():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 1
     rng = random.Random(3)
-    reuters, web = load_articles(args.articles, rng)
-    words, pairs = vocabulary(reuters + web)
+    reuters, web, everything = load_articles(args.articles, rng)
+    words, pairs = vocabulary(everything + web, args.vocabulary == "distinctive")
     extract = trafilatura_us(args.pages, rng)
     docs = reuters + web
     naive_docs = rng.sample(docs, min(args.naive_articles, len(docs)))
     print(f"articles: {len(reuters)} Reuters + {len(web)} web bodies (CPU time, this process)")
+    print(f"rules built from {args.vocabulary} terms: {len(words):,} words, {len(pairs):,} word pairs")
     print(f"trafilatura.extract on {args.pages} benchmark pages: median {extract:,.0f} µs/page")
     print()
     head = (
