@@ -67,10 +67,14 @@ class Document:
 # One document, analysed once
 
 
-_Entry = tuple[int, tuple[tuple[list[int], int], ...]]  # see _Analysed._entry
 # per word of a token: offset in the token, visible length, CJK?, word, singular, folded, acronym key, positions
 _Keys = tuple[tuple[int, int, bool, str, str, str, str | None, int], ...]
 _KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
+
+
+def _width(keys: _Keys) -> int:
+    """Positions a token takes: one per word, one per CJK character."""
+    return sum(k[7] for k in keys)
 
 
 def _keys_of(raw: str) -> _Keys:
@@ -110,43 +114,50 @@ class _Analysed:
         self._offsets: list[tuple[list[int], list[int]] | None] = [None, None, None]
         self._lead_end: int | None = None
         self.rules = rules
-        entries: dict[str, _Entry] = {}
+        # spelling → [positions it takes, position of each occurrence...]: one lookup and one append per
+        # token; the keys of each distinct spelling are worked out afterwards
+        seen: dict[str, list[int]] = {}
+        wide: dict[str, int] = {}  # spellings that take more than one position (CJK)
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
-            self.tokens.append(self._field(text, i * FIELD_SPAN, rules, entries))
+            tokens = split(text)
+            self.tokens.append(tokens)
+            pos = i * FIELD_SPAN
+            for raw in tokens:
+                occurrences = seen.get(raw)
+                if occurrences is None:
+                    occurrences = seen[raw] = []
+                    width = _width(self._keys(raw, rules))
+                    if width != 1:
+                        wide[raw] = width
+                occurrences.append(pos)
+                pos += wide.get(raw, 1) if wide else 1
+        for raw, occurrences in seen.items():
+            self._index(raw, occurrences, rules)
+        for table in (self.word_pos, self.folded_pos, self.case_pos, self.cjk_pos):
+            for positions in table.values():
+                positions.sort()  # several spellings (Gold, gold, golds) can feed one key
         if rules._prefix_lengths:
-            self._prefixes(rules._prefix_lengths, rules._prefix_atoms)
+            self._prefixes(rules._prefix_lengths, rules._prefix_atoms, rules._prefix_heads)
 
-    def _field(self, text: str, base: int, rules: RuleSet, entries: dict[str, _Entry]) -> list[str]:
-        tokens = split(text)
-        pos = base
-        for raw in tokens:
-            entry = entries.get(raw)
-            if entry is None:
-                entry = entries[raw] = self._entry(raw, rules)
-            step, feeds = entry
-            for positions, offset in feeds:
-                positions.append(pos + offset)
-            pos += step
-        return tokens
-
-    def _entry(self, raw: str, rules: RuleSet) -> _Entry:
-        """How many positions a token takes, and the position lists it feeds (with the offset of each);
-        once per distinct spelling of a document. A CJK run takes one position per character."""
-        keys = self._keys(raw, rules)
-        feeds: list[tuple[list[int], int]] = []
-        pos = 0
-        for _, _, cjk, word, stemmed, folded, exact, count in keys:
+    def _index(self, raw: str, occurrences: list[int], rules: RuleSet) -> None:
+        """File the positions of one spelling under its keys. A CJK run takes one position per character."""
+        positions = occurrences
+        folded_pos = self.folded_pos if rules._prefix_lengths else None
+        offset = 0
+        for _, _, cjk, word, stemmed, folded, exact, count in self._keys(raw, rules):
+            at = positions if offset == 0 else [p + offset for p in positions]
             if cjk:
                 if rules._cjk_atoms:
                     for last, key in rules._automaton.iter(word):
-                        feeds.append((self.cjk_pos.setdefault(key, []), pos + last + 1 - len(key)))
+                        shift = last + 1 - len(key)
+                        self.cjk_pos.setdefault(key, []).extend(p + shift for p in at)
             else:
-                feeds.append((self.word_pos.setdefault(stemmed, []), pos))
-                feeds.append((self.folded_pos.setdefault(folded, []), pos))
-                if exact is not None:
-                    feeds.append((self.case_pos.setdefault(exact, []), pos))
-            pos += count
-        return pos, tuple(feeds)
+                self.word_pos.setdefault(stemmed, []).extend(at)
+                if folded_pos is not None:  # only wildcards need the unstemmed form
+                    folded_pos.setdefault(folded, []).extend(at)
+                if exact is not None and rules._has_case:
+                    self.case_pos.setdefault(exact, []).extend(at)
+            offset += count
 
     @staticmethod
     def _keys(raw: str, rules: RuleSet) -> _Keys:
@@ -158,10 +169,15 @@ class _Analysed:
             rules._keys[raw] = keys
         return keys
 
-    def _prefixes(self, lengths: Sequence[int], atoms: set[str]) -> None:
-        """Positions of every rule prefix (magnet*): each distinct word is cut at each prefix length."""
+    def _prefixes(self, lengths: Sequence[int], atoms: set[str], heads: set[str]) -> None:
+        """Positions of every rule prefix (magnet*): each distinct word is cut at each prefix length.
+
+        ``heads`` holds every prefix cut to the shortest length, so most words are dismissed at once."""
         prefix_pos = self.prefix_pos
+        shortest = lengths[0]
         for folded, positions in self.folded_pos.items():
+            if folded[:shortest] not in heads:
+                continue
             for n in lengths:
                 if n > len(folded):
                     break
@@ -674,6 +690,7 @@ class RuleSet:
         self._cjk_index: dict[str, list[int]] = {}
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
+        self._has_case = False  # some rule has a case-sensitive acronym
         # spelling → keys, shared by documents: folding and plurals are worked out once per spelling
         self._keys: dict[str, _Keys] = {}
         self._cjk_atoms: set[str] = set()
@@ -698,6 +715,8 @@ class RuleSet:
                     self._prefix_atoms.add(unit.key)
                 elif unit.kind == "cjk":
                     self._cjk_atoms.add(unit.key)
+                elif unit.kind == "case":
+                    self._has_case = True
             required = _required(root)
             if required is None:
                 self._always.append(order)
@@ -711,6 +730,7 @@ class RuleSet:
                 }[unit.kind]
                 index.setdefault(unit.key, []).append(order)
         self._prefix_lengths = sorted({len(p) for p in self._prefix_atoms})
+        self._prefix_heads = {p[: self._prefix_lengths[0]] for p in self._prefix_atoms} if self._prefix_atoms else set()
         self._automaton = ahocorasick.Automaton()
         for key in self._cjk_atoms:
             self._automaton.add_word(key, key)
