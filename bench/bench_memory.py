@@ -5,7 +5,7 @@
 1. A database is pre-populated with ``--articles`` articles (Reuters-21578 texts with their real fingerprints,
    30 days old, about ten per story, FTS-indexed) through bulk SQL on the Store's schema.
 2. ``news-monitor run`` starts as a subprocess on that database with ``--feeds`` feeds from the loopback feed
-   server (bench/common.py: 27 items, about 44 KB each), ``--rules`` generated rules (bench/bench_match.py),
+   server (bench/common.py: 27 items, about 44 KB each), ``--rules`` generated rules (bench/common.py),
    fixed 15 s intervals. The first cycle stores the feeds' 27,000 new articles; the rest are conditional
    requests answered 304.
 3. /proc/PID/status is sampled every half second, for the daemon and, separately, for its isolate worker
@@ -18,9 +18,7 @@ Goal: the daemon's peak and steady RSS at most 250 MB. Also reported: database s
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import random
 import signal
 import sqlite3
 import subprocess
@@ -33,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, FeedServer, descendants, machine, reuters, rss_mb, table
+from bench.common import ROOT, FeedServer, descendants, generated_rules, machine, reuters, rss_mb, table
 
 GOAL_MB = 250.0
 
@@ -89,12 +87,6 @@ def populate(path: Path, articles: int) -> None:
 
 
 def write_config(tmp: Path, urls: list[str], rules: int) -> Path:
-    from bench.bench_match import generate, load_articles, vocabulary
-
-    rng = random.Random(10)
-    reuters_docs, web = load_articles(400, rng)
-    words, pairs = vocabulary(reuters_docs + web)
-    generated, entities, _ = generate(rules, words, pairs, rng)
     lines = [
         f"database: {tmp / 'monitor.db'}",
         "poll: {interval: 15s, jitter: 0s, adaptive: false, concurrency: 20, timeout: 60s}",
@@ -102,10 +94,7 @@ def write_config(tmp: Path, urls: list[str], rules: int) -> Path:
         "targets: {sink: 'json://127.0.0.1:9/'}",
         "feeds:",
         *(f"  - {{url: '{u}', name: 'wire {i}', full_text: false}}" for i, u in enumerate(urls)),
-        "entities:",
-        *(f"  {name}: {{aliases: {json.dumps(e.aliases)}}}" for name, e in entities.items()),
-        "rules:",
-        *(f"  - {{name: {r.name}, query: {json.dumps(r.query)}, notify: [sink]}}" for r in generated),
+        *generated_rules(rules),
     ]
     path = tmp / "monitor.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

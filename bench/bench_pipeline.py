@@ -5,7 +5,7 @@
 Pages: the Zyte article-extraction benchmark (../shared/corpus/article_extraction_benchmark), served by a
 loopback server in its own process (pinned to the second core), listed in ``--feeds`` RSS feeds. news-monitor
 polls them with ``full_text: true``: fetch feed → parse (worker) → new? → fetch page → extract (worker) →
-dedupe → match (``--rules`` generated rules, bench/bench_match.py) → store. Each mode runs in a fresh child
+dedupe → match (``--rules`` generated rules, bench/common.py) → store. Each mode runs in a fresh child
 process and database:
 
 - bare trafilatura: ``trafilatura.extract(html)`` in a loop, one core (the baseline);
@@ -24,7 +24,6 @@ import asyncio
 import html
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_extract import ZYTE, bare, load_zyte, prf
-from bench.common import ROOT, StaticServer, free_port, machine, table
+from bench.common import ROOT, StaticServer, free_port, generated_rules, machine, table
 
 
 def _feeds(base: str, pages: list[Any], feeds: int) -> dict[str, tuple[bytes, str]]:
@@ -58,20 +57,6 @@ def _feeds(base: str, pages: list[Any], feeds: int) -> dict[str, tuple[bytes, st
     return files
 
 
-def _rules_yaml(n: int) -> list[str]:
-    from bench.bench_match import generate, load_articles, vocabulary
-
-    rng = random.Random(8)
-    reuters, web = load_articles(400, rng)
-    words, pairs = vocabulary(reuters + web)
-    rules, entities, _ = generate(n, words, pairs, rng)
-    out = ["entities:"]
-    out += [f"  {name}: {{aliases: {json.dumps(e.aliases)}}}" for name, e in entities.items()]
-    out += ["rules:"]
-    out += [f"  - {{name: {r.name}, query: {json.dumps(r.query)}, notify: [sink]}}" for r in rules]
-    return out
-
-
 def run_ours(base: str, feeds: int, rules: int, workers: int, pin: bool, tmp: Path) -> None:
     if pin:
         os.sched_setaffinity(0, {0})  # inherited by the isolate workers started below
@@ -90,7 +75,7 @@ def run_ours(base: str, feeds: int, rules: int, workers: int, pin: bool, tmp: Pa
         "targets: {sink: 'json://127.0.0.1:9/'}",
         "feeds:",
         *(f"  - {{url: '{base}/feed/{i}.xml', name: 'zyte {i}'}}" for i in range(feeds)),
-        *_rules_yaml(rules),
+        *generated_rules(rules),
     ]
     (tmp / "monitor.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = load_config(tmp / "monitor.yaml")

@@ -14,6 +14,7 @@ import html
 import json
 import multiprocessing
 import os
+import random
 import socket
 import sys
 import urllib.request
@@ -331,3 +332,41 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def generated_rules(n: int, seed: int = 8) -> list[str]:
+    """YAML lines (``entities:`` and ``rules:``, every rule notifying ``sink``) for ``n`` watch rules built
+    from Reuters vocabulary: words, phrases, prefixes, NEAR, entities and boolean mixes, in turn."""
+    import itertools
+    import re
+    from collections import Counter
+
+    rng = random.Random(seed)
+    words: Counter[str] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    for story in reuters()[:3000]:
+        tokens = re.findall(r"[a-z]{4,}", story.body.lower())
+        words.update(tokens)
+        pairs.update(itertools.pairwise(tokens))
+    # skip the commonest words (said, company...) and the rarest, as real watch rules name distinctive terms
+    vocab = [w for w, c in words.most_common() if c >= 3][300:]
+    phrases = [p for p, c in pairs.most_common() if c >= 3][300:]
+    entities = max(10, n // 20)
+    lines = ["entities:"]
+    for i in range(entities):
+        aliases = [rng.choice(vocab), " ".join(rng.choice(phrases)), f"E{i % 97}X"]
+        lines.append(f"  ent{i}: {{aliases: {json.dumps(aliases)}}}")
+    lines.append("rules:")
+    for i in range(n):
+        w1, w2, w3, w4 = (rng.choice(vocab) for _ in range(4))
+        a, b = rng.choice(phrases)
+        query = [
+            w1,
+            f'"{a} {b}"',
+            f"{w1[: max(6, len(w1) - 2)]}*",
+            f"{w1} NEAR/5 {w2}",
+            f"@ent{i % entities} AND {w1}",
+            f"({w1} OR {w2}) AND {w3} -{w4}",
+        ][i % 6]
+        lines.append(f"  - {{name: r{i}, query: {json.dumps(query)}, notify: [sink]}}")
+    return lines
