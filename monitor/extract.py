@@ -33,6 +33,11 @@ _OPTIONS: dict[str, Any] = {
     },
 }
 
+# Without the page's title and date (htmldate): 27 % less time on the Zyte pages (25.9 -> 18.9 ms), spent for
+# nothing when the feed entry has both; the same text on both corpora. (fast=True was tried too: it cut time
+# further but missed 13 more must-have snippets on trafilatura's news pages.)
+_TEXT_ONLY = {k: v for k, v in _OPTIONS.items() if k not in ("with_metadata", "date_extraction_params")}
+
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # WHATWG: these labels mean windows-1252 in browsers, and pages rely on it.
@@ -53,8 +58,9 @@ class Extracted:
     language: str | None
 
 
-def extract_article(html: bytes, url: str) -> Extracted:
-    """Extract the main text of an article page. Raises ``ExtractError`` when there is no usable text."""
+def extract_article(html: bytes, url: str, metadata: bool = True) -> Extracted:
+    """Extract the main text of an article page. Raises ``ExtractError`` when there is no usable text.
+    ``metadata=False``: skip the page's title and date (``title`` is then empty, ``published`` None)."""
     from trafilatura import bare_extraction
     from trafilatura.utils import load_html
 
@@ -64,7 +70,7 @@ def extract_article(html: bytes, url: str) -> Extracted:
         if tree is None:
             raise ExtractError("not an HTML page", subject=url)
         language = _declared_language(tree)
-        doc = bare_extraction(tree, url=url, **_OPTIONS)
+        doc = bare_extraction(tree, url=url, **(_OPTIONS if metadata else _TEXT_ONLY))
     except (ValueError, TypeError, RecursionError, AttributeError) as e:
         # lxml and trafilatura's heuristics raise these on some broken pages
         raise ExtractError("extraction failed", subject=url) from e

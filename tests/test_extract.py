@@ -126,3 +126,11 @@ def test_arbitrary_bytes_raise_only_extract_error(prefix: bytes, data: bytes) ->
     except ExtractError:
         return
     assert article.text
+
+
+def test_without_metadata_the_same_text_and_no_title_or_date() -> None:
+    page = corpus_path("seed", "page.html").read_bytes()
+    full = extract_article(page, URL)
+    lean = extract_article(page, URL, False)
+    assert lean.text == full.text and full.title
+    assert lean.title == "" and lean.published is None
