@@ -3,10 +3,10 @@
     .venv/bin/python bench/bench_pipeline.py [--rules 1000] [--feeds 8] [--limit N]
 
 Pages: the Zyte article-extraction benchmark (../shared/corpus/article_extraction_benchmark), served by a
-loopback server in its own process (pinned to the second core), listed in ``--feeds`` RSS feeds. news-monitor
-polls them with ``full_text: true``: fetch feed → parse (worker) → new? → fetch page → extract (worker) →
-dedupe → match (``--rules`` generated rules, bench/common.py) → store. Each mode runs in a fresh child
-process and database:
+loopback server in its own process (pinned to the second core), listed in ``--feeds`` RSS feeds (items with
+a title and a date, as real feeds have). news-monitor polls them with ``full_text: true``: fetch feed →
+parse (worker) → new? → fetch page → extract (worker) → dedupe → match (``--rules`` generated rules,
+bench/common.py) → store. Each mode runs in a fresh child process and database:
 
 - bare trafilatura: ``trafilatura.extract(html)`` in a loop, one core (the baseline);
 - news-monitor, one core: the process and its one isolate worker pinned to core 0 (``sched_setaffinity``);
@@ -46,7 +46,8 @@ def _feeds(base: str, pages: list[Any], feeds: int) -> dict[str, tuple[bytes, st
         for page in pages[f * per : (f + 1) * per]:
             items.append(
                 f"<item><title>{html.escape(page.key)}</title><link>{base}/p/{page.key}.html</link>"
-                f"<guid>{html.escape(page.key)}</guid><description>Page {html.escape(page.key)}</description></item>"
+                f"<guid>{html.escape(page.key)}</guid><pubDate>Sun, 29 Nov 2026 06:00:00 GMT</pubDate>"
+                f"<description>Page {html.escape(page.key)}</description></item>"
             )
         body = (
             f'<?xml version="1.0"?><rss version="2.0"><channel><title>Zyte {f}</title>{"".join(items)}</channel></rss>'
