@@ -72,7 +72,9 @@ def vocabulary(docs: list[Document], distinctive: bool) -> tuple[list[str], list
             pairs.update(itertools.pairwise(tokens))
     if distinctive:
         cap = max(3, len(docs) // 100)
-        return [w for w, c in words.items() if 3 <= c <= cap], [p for p, c in pairs.items() if 3 <= c <= cap]
+        return sorted(w for w, c in words.items() if 3 <= c <= cap), sorted(
+            p for p, c in pairs.items() if 3 <= c <= cap
+        )
     ranked = [w for w, count in words.most_common() if count >= 3]
     return ranked[300:], [p for p, count in pairs.most_common() if count >= 3][300:]
 

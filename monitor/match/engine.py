@@ -40,7 +40,7 @@ from monitor.types import Hit, Match
 FIELD_SPAN = 1 << 24  # positions of title, text and feed live in disjoint ranges of this size
 _FIELDS = ("title", "text", "feed")
 _SNIPPET_BEFORE, _SNIPPET_AFTER = 80, 200
-MAX_HITS = 100  # a match keeps its first hits (in text order); min_mentions counts them all
+HITS_PER_TERM = 5  # a match keeps the first hits of each term (every term shows); min_mentions counts all
 _STOPWORDS_TEXT = (
     "a an and are as at be by for from has have he in is it its of on or said that the to was were "
     "will with this which would also not but they their been more new than one two last year pct mln dlrs"
@@ -89,6 +89,16 @@ def _keys_of(raw: str) -> _Keys:
     return tuple(out)
 
 
+@dataclass(slots=True)
+class _Located:
+    """Character offsets of a field's positions, found so far, and where the search stopped."""
+
+    starts: list[int]
+    ends: list[int]
+    token: int
+    cursor: int
+
+
 class _Analysed:
     __slots__ = (
         "_lead_end",
@@ -99,6 +109,7 @@ class _Analysed:
         "folded_pos",
         "prefix_pos",
         "rules",
+        "simple",
         "tokens",
         "word_pos",
     )
@@ -111,7 +122,8 @@ class _Analysed:
         self.prefix_pos: dict[str, list[int]] = {}
         self.cjk_pos: dict[str, list[int]] = {}
         self.tokens: list[list[str]] = []  # per field, the tokens as split (offsets are found from them)
-        self._offsets: list[tuple[list[int], list[int]] | None] = [None, None, None]
+        self._offsets: list[_Located | None] = [None, None, None]
+        self.simple: list[bool] = []
         self._lead_end: int | None = None
         self.rules = rules
         # spelling → [positions it takes, position of each occurrence...]: one lookup and one append per
@@ -131,6 +143,8 @@ class _Analysed:
                         wide[raw] = width
                 occurrences.append(pos)
                 pos += wide.get(raw, 1) if wide else 1
+            # without CJK, position k is token k: offsets then need no per-token lookups
+            self.simple.append(pos - i * FIELD_SPAN == len(tokens))
         for raw, occurrences in seen.items():
             self._index(raw, occurrences, rules)
         for table in (self.word_pos, self.folded_pos, self.case_pos, self.cjk_pos):
@@ -192,43 +206,73 @@ class _Analysed:
             return (0, 2 * FIELD_SPAN)
         if name == "lead":
             if self._lead_end is None:
-                starts = self.offsets(1)[0]
-                self._lead_end = FIELD_SPAN + bisect.bisect_left(starts, paragraph_end(self.doc.text))
+                cut = paragraph_end(self.doc.text)
+                starts = self.offsets(1, 0)[0]
+                located = self._offsets[1]
+                while located is not None and starts[-1:] < [cut] and located.token < len(self.tokens[1]):
+                    starts = self.offsets(1, len(starts))[0]
+                self._lead_end = FIELD_SPAN + bisect.bisect_left(starts, cut)
             return (0, self._lead_end)
         i = _FIELDS.index(name)
         return (i * FIELD_SPAN, (i + 1) * FIELD_SPAN)
 
-    def offsets(self, i: int) -> tuple[list[int], list[int]]:
-        """Start and end character offsets of each position of field ``i``, found only when needed.
+    def offsets(self, i: int, upto: int) -> tuple[list[int], list[int]]:
+        """Start and end character offsets of the positions of field ``i``, found as far as ``upto``
+        (a position index) when first needed: most matches point into the start of an article.
 
         Between two tokens there is no letter or digit, so each token is the first occurrence of its
         spelling after the previous one."""
-        found = self._offsets[i]
-        if found is None:
-            text = (self.doc.title, self.doc.text, self.doc.feed)[i]
-            starts: list[int] = []
-            ends: list[int] = []
-            cursor = 0
-            for raw in self.tokens[i]:
-                at = text.find(raw, cursor)
-                for offset, visible, cjk, word, _, _, _, _ in self._keys(raw, self.rules):
-                    first = at + offset
-                    if cjk:
-                        starts.extend(range(first, first + len(word)))
-                        ends.extend(range(first + 1, first + len(word) + 1))
-                    else:
-                        starts.append(first)
-                        ends.append(first + visible)
+        state = self._offsets[i]
+        if state is None:
+            state = self._offsets[i] = _Located([], [], 0, 0)
+        starts, ends = state.starts, state.ends
+        if upto < len(starts):
+            return starts, ends
+        text = (self.doc.title, self.doc.text, self.doc.feed)[i]
+        tokens = self.tokens[i]
+        cache = self.rules._keys
+        k, cursor = state.token, state.cursor
+        if self.simple[i]:  # ends are worked out in chars()
+            find = text.find
+            for raw in tokens[k : upto + 1]:
+                at = find(raw, cursor)
+                starts.append(at)
                 cursor = at + len(raw)
-            found = self._offsets[i] = (starts, ends)
-        return found
+            state.token, state.cursor = len(starts), cursor
+            return starts, ends
+        while len(starts) <= upto and k < len(tokens):
+            raw = tokens[k]
+            k += 1
+            at = text.find(raw, cursor)
+            cursor = at + len(raw)
+            keys = cache.get(raw) or self._keys(raw, self.rules)
+            if len(keys) == 1 and not keys[0][2]:  # one word: the common case
+                starts.append(at)
+                ends.append(at + keys[0][1])
+                continue
+            for offset, visible, cjk, word, _, _, _, _ in keys:
+                first = at + offset
+                if cjk:
+                    starts.extend(range(first, first + len(word)))
+                    ends.extend(range(first + 1, first + len(word) + 1))
+                else:
+                    starts.append(first)
+                    ends.append(first + visible)
+        state.token, state.cursor = k, cursor
+        return starts, ends
 
     def chars(self, span: Span) -> tuple[str, int, int]:
         """(field name, start, end) character offsets of a span of positions."""
         i = span[0] // FIELD_SPAN
         base = i * FIELD_SPAN
-        starts, ends = self.offsets(i)
-        return _FIELDS[i], starts[span[0] - base], ends[span[1] - 1 - base]
+        last = span[1] - 1 - base
+        starts, ends = self.offsets(i, last)
+        if self.simple[i]:
+            raw = self.tokens[i][last]
+            end = starts[last] + (self.rules._keys.get(raw) or self._keys(raw, self.rules))[0][1]
+        else:
+            end = ends[last]
+        return _FIELDS[i], starts[span[0] - base], end
 
 
 class _Ctx:
@@ -275,8 +319,8 @@ class _Node:
     def holds(self, ctx: _Ctx) -> bool:
         return bool(self.spans(ctx))
 
-    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
-        """Append (span, term, entity) of every positive term that holds."""
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]], limit: int | None = None) -> None:
+        """Append (span, term, entity) of every positive term that holds (at most ``limit`` per term)."""
 
 
 class _Leaf(_Node):
@@ -331,8 +375,9 @@ class _Leaf(_Node):
                 out.append((s, end))
         return out
 
-    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
-        out.extend((span, self.label, self.entity) for span in self.spans(ctx))
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]], limit: int | None = None) -> None:
+        spans = self.spans(ctx)
+        out.extend((span, self.label, self.entity) for span in (spans if limit is None else spans[:limit]))
 
 
 class _Or(_Node):
@@ -352,10 +397,10 @@ class _Or(_Node):
                 return True
         return False
 
-    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]], limit: int | None = None) -> None:
         for c in self.children:
             if c.holds(ctx):
-                c.collect(ctx, out)
+                c.collect(ctx, out, limit)
 
 
 class _And(_Or):
@@ -370,9 +415,9 @@ class _And(_Or):
                 return False
         return True
 
-    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]], limit: int | None = None) -> None:
         if self.holds(ctx):
-            super().collect(ctx, out)
+            super().collect(ctx, out, limit)
 
 
 class _Not(_Node):
@@ -434,10 +479,10 @@ class _Near(_Node):
                     out.add((min(a[0], b[0]), max(a[1], b[1])))
         return sorted(out)
 
-    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]]) -> None:
+    def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]], limit: int | None = None) -> None:
         if self.holds(ctx):
-            self.left.collect(ctx, out)
-            self.right.collect(ctx, out)
+            self.left.collect(ctx, out, limit)
+            self.right.collect(ctx, out, limit)
 
 
 def _primary(lang: str) -> str:
@@ -820,9 +865,9 @@ def _applies(rule: _Rule, doc: Document) -> bool:
     return not rule.languages or (doc.lang is not None and _primary(doc.lang) in rule.languages)
 
 
-def _collect(rule: _Rule, ctx: _Ctx) -> list[tuple[Span, str, str | None]]:
+def _collect(rule: _Rule, ctx: _Ctx, limit: int | None = None) -> list[tuple[Span, str, str | None]]:
     found: list[tuple[Span, str, str | None]] = []
-    rule.root.collect(ctx, found)
+    rule.root.collect(ctx, found, limit)
     return _unique(found)
 
 
@@ -850,10 +895,9 @@ def _hits(found: Sequence[tuple[Span, str, str | None]], ctx: _Ctx) -> tuple[Hit
 
 
 def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
-    found = _collect(rule, ctx)
-    if rule.config.min_mentions > 1 and len(found) < rule.config.min_mentions:
+    if rule.config.min_mentions > 1 and len(_collect(rule, ctx)) < rule.config.min_mentions:
         return None
-    hits = _hits(found[:MAX_HITS], ctx)
+    hits = _hits(_collect(rule, ctx, HITS_PER_TERM), ctx)
     snippet, highlights = make_snippet(ctx.an.doc, hits, ctx.windows)
     return Match(
         rule=rule.config.name, hits=hits, snippet=snippet, highlights=highlights, priority=rule.config.priority
