@@ -357,3 +357,22 @@ def test_many_rules_only_matching_ones_returned_in_order() -> None:
 def test_hit_offsets_point_at_the_words(query: str, text: str, found: list[str]) -> None:
     (match,) = compile_rules([RuleConfig(name="r", query=query)], ENTITIES).match(Document("", text))
     assert [text[h.start : h.end] for h in match.hits] == found
+
+
+PIECES = st.sampled_from(
+    ["gold", "Gold's", "U.S.", "US", "rare-earth", "レアアース", "APEC首脳会議", "É", "mine", "\n\n", "_", "'", "日本"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(PIECES, max_size=30).map(" ".join), st.lists(PIECES, max_size=6).map(" ".join))
+def test_hits_point_inside_their_field(text: str, title: str) -> None:
+    queries = ["gold", "mine*", '@"united states"', "@APEC", "lead:@japan", "レアアース NEAR/3 gold", '"rare earth"']
+    rules = compile_rules([RuleConfig(name=f"r{i}", query=q) for i, q in enumerate(queries)], ENTITIES)
+    for found in rules.match(Document(title=title, text=text)):
+        for hit in found.hits:
+            source = text if hit.field == "text" else title
+            assert 0 <= hit.start < hit.end <= len(source)
+            assert source[hit.start : hit.end].strip()
+        for start, end in found.highlights:
+            assert 0 <= start < end <= len(found.snippet)
