@@ -109,16 +109,17 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
     by_key = dict(zip((e.key for e in parsed.entries), urls, strict=True))
     limit = asyncio.Semaphore(ARTICLE_CONCURRENCY)
 
-    async def build(entry: Entry) -> Article:
+    async def build(entry: Entry) -> tuple[Article, list[Match]]:
         async with limit:
-            return await _article(entry, by_key.get(entry.key), feed, ctx)
+            article = await _article(entry, by_key.get(entry.key), feed, ctx)
+        # matched as soon as it is extracted, while the workers extract the others (not all at the end)
+        return article, _match(article, feed, ctx)
 
-    articles = await asyncio.gather(*(build(e) for e in fresh))
+    built = await asyncio.gather(*(build(e) for e in fresh))
     dedupe = DedupePolicy(window=ctx.config.dedupe.window, threshold=ctx.config.dedupe.threshold)
     matched = alerts = 0
     with ctx.store.batch():  # one commit for the poll's articles; no await inside
-        for article in articles:
-            matches = _match(article, feed, ctx)
+        for article, matches in built:
             recorded = ctx.store.record_article(article, matches, ctx.targets_by_rule, now, dedupe)
             matched += bool(recorded.matched_rules)
             alerts += recorded.alerts
