@@ -501,7 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("status", cmd_status, "feed health and the outbox (pending, retrying, dead)")
     p = add("notify-test", cmd_notify_test, "send a test message to one target and report the result")
     p.add_argument("target", help="the target's name")
-    feeds = sub.add_parser("feeds", help="list, import, export or discover feeds")
+    feeds = sub.add_parser(
+        "feeds", help="list, import, export or discover feeds", description="list, import, export or discover feeds"
+    )
     feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="SUBCOMMAND", required=True)
     p = feeds_sub.add_parser("list", help="the configured feeds")
     p.set_defaults(func=cmd_feeds_list)
