@@ -8,7 +8,6 @@ not fatal), 1 the command could not do its work, 2 bad usage or invalid config.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -69,6 +68,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _once(config: Config, store: Store, feed_name: str | None) -> list[PollResult]:
+    import asyncio
+
     from monitor.deliver import deliver_due
     from monitor.fetch import Http
     from monitor.isolate import Isolator
@@ -106,6 +107,8 @@ async def _once(config: Config, store: Store, feed_name: str | None) -> list[Pol
 
 
 def cmd_once(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
     from rich.table import Table
 
     from monitor.store import Store
@@ -190,6 +193,8 @@ def _ago(stamp: str | None, now: datetime) -> str:
 
 def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     """Run the current rules over stored articles; with --send, owe alerts for what is new to a story."""
+    import asyncio
+
     from monitor.match import Document, compile_config_rules
     from monitor.pipeline import targets_by_rule
     from monitor.store import Store
@@ -229,6 +234,8 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_test_rule(args: argparse.Namespace, config: Config) -> int:
     """Match one article against one rule; print MATCH or NO MATCH, the clauses, the snippet. Exit 0/1."""
+    import asyncio
+
     from monitor.match import Document, compile_config_rules, render_explanation
 
     rules = compile_config_rules(config)
@@ -271,6 +278,8 @@ async def _deliver(store: Store, notifier: Notifier, config: Config | None = Non
 
 def cmd_notify_test(args: argparse.Namespace, config: Config) -> int:
     """Send one test message to a target and say whether it arrived."""
+    import asyncio
+
     from monitor.notify import Notifier
 
     if args.target not in config.targets:
@@ -391,6 +400,8 @@ def cmd_feeds_export(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_feeds_discover(args: argparse.Namespace, config: Config) -> int:
     """The feeds a page announces (``<link rel="alternate">``); a feed URL is reported as itself."""
+    import asyncio
+
     from monitor.parse import discover_feeds
 
     async def fetch() -> tuple[str, bytes, str | None]:
