@@ -67,26 +67,34 @@ class Document:
 # One document, analysed once
 
 
-# per word of a token: offset in the token, visible length, CJK?, word, singular, folded, acronym key, positions
-_Keys = tuple[tuple[int, int, bool, str, str, str, str | None, int], ...]
+# per word of a token: offset in the token, visible length, CJK?, word, and the keys a rule of this RuleSet
+# can ask for (None when none does): singular, folded (for wildcards), acronym; then positions it takes
+_Part = tuple[int, int, bool, str, str | None, str | None, str | None, int]
+_Spelling = tuple[int, bool, tuple[_Part, ...]]  # (positions taken, does any rule care, parts)
 _KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
+_IRRELEVANT: list[int] = []  # marks a spelling no rule asks for; never appended to
 
 
-def _width(keys: _Keys) -> int:
-    """Positions a token takes: one per word, one per CJK character."""
-    return sum(k[7] for k in keys)
-
-
-def _keys_of(raw: str) -> _Keys:
-    out: list[tuple[int, int, bool, str, str, str, str | None, int]] = []
+def _spelling(raw: str, rules: RuleSet) -> _Spelling:
+    out: list[_Part] = []
+    relevant = False
+    shortest = rules._prefix_lengths[0] if rules._prefix_lengths else 0
     for offset, visible, cjk, word in parts(raw):
         if cjk:
-            out.append((offset, visible, True, word, "", "", None, len(word)))
-        else:
-            folded = fold(word)
-            exact = case_key(word) if word[:2].isupper() else None
-            out.append((offset, visible, False, word, stem(folded), folded, exact, 1))
-    return tuple(out)
+            out.append((offset, visible, True, word, None, None, None, len(word)))
+            relevant = relevant or bool(rules._cjk_atoms)
+            continue
+        folded = fold(word)
+        stemmed: str | None = stem(folded)
+        if stemmed not in rules._word_atoms:
+            stemmed = None
+        exact = case_key(word) if word[:2].isupper() else None
+        if exact not in rules._case_atoms:
+            exact = None
+        wild = folded if shortest and folded[:shortest] in rules._prefix_heads else None
+        out.append((offset, visible, False, word, stemmed, wild, exact, 1))
+        relevant = relevant or stemmed is not None or exact is not None or wild is not None
+    return sum(p[7] for p in out), relevant, tuple(out)
 
 
 @dataclass(slots=True)
@@ -137,16 +145,18 @@ class _Analysed:
             for raw in tokens:
                 occurrences = seen.get(raw)
                 if occurrences is None:
-                    occurrences = seen[raw] = []
-                    width = _width(self._keys(raw, rules))
+                    width, relevant, _ = self._keys(raw, rules)
+                    occurrences = seen[raw] = [] if relevant else _IRRELEVANT
                     if width != 1:
                         wide[raw] = width
-                occurrences.append(pos)
+                if occurrences is not _IRRELEVANT:
+                    occurrences.append(pos)
                 pos += wide.get(raw, 1) if wide else 1
             # without CJK, position k is token k: offsets then need no per-token lookups
             self.simple.append(pos - i * FIELD_SPAN == len(tokens))
         for raw, occurrences in seen.items():
-            self._index(raw, occurrences, rules)
+            if occurrences is not _IRRELEVANT:
+                self._index(raw, occurrences, rules)
         for table in (self.word_pos, self.folded_pos, self.case_pos, self.cjk_pos):
             for positions in table.values():
                 positions.sort()  # several spellings (Gold, gold, golds) can feed one key
@@ -155,29 +165,28 @@ class _Analysed:
 
     def _index(self, raw: str, occurrences: list[int], rules: RuleSet) -> None:
         """File the positions of one spelling under its keys. A CJK run takes one position per character."""
-        positions = occurrences
-        folded_pos = self.folded_pos if rules._prefix_lengths else None
         offset = 0
-        for _, _, cjk, word, stemmed, folded, exact, count in self._keys(raw, rules):
-            at = positions if offset == 0 else [p + offset for p in positions]
+        for _, _, cjk, word, stemmed, folded, exact, count in self._keys(raw, rules)[2]:
+            at = occurrences if offset == 0 else [p + offset for p in occurrences]
             if cjk:
                 if rules._cjk_atoms:
                     for last, key in rules._automaton.iter(word):
                         shift = last + 1 - len(key)
                         self.cjk_pos.setdefault(key, []).extend(p + shift for p in at)
             else:
-                self.word_pos.setdefault(stemmed, []).extend(at)
-                if folded_pos is not None:  # only wildcards need the unstemmed form
-                    folded_pos.setdefault(folded, []).extend(at)
-                if exact is not None and rules._has_case:
+                if stemmed is not None:
+                    self.word_pos.setdefault(stemmed, []).extend(at)
+                if folded is not None:
+                    self.folded_pos.setdefault(folded, []).extend(at)
+                if exact is not None:
                     self.case_pos.setdefault(exact, []).extend(at)
             offset += count
 
     @staticmethod
-    def _keys(raw: str, rules: RuleSet) -> _Keys:
+    def _keys(raw: str, rules: RuleSet) -> _Spelling:
         keys = rules._keys.get(raw)
         if keys is None:
-            keys = _keys_of(raw)
+            keys = _spelling(raw, rules)
             if len(rules._keys) >= _KEY_CACHE:
                 rules._keys.clear()
             rules._keys[raw] = keys
@@ -245,7 +254,7 @@ class _Analysed:
             k += 1
             at = text.find(raw, cursor)
             cursor = at + len(raw)
-            keys = cache.get(raw) or self._keys(raw, self.rules)
+            keys = (cache.get(raw) or self._keys(raw, self.rules))[2]
             if len(keys) == 1 and not keys[0][2]:  # one word: the common case
                 starts.append(at)
                 ends.append(at + keys[0][1])
@@ -269,7 +278,7 @@ class _Analysed:
         starts, ends = self.offsets(i, last)
         if self.simple[i]:
             raw = self.tokens[i][last]
-            end = starts[last] + (self.rules._keys.get(raw) or self._keys(raw, self.rules))[0][1]
+            end = starts[last] + (self.rules._keys.get(raw) or self._keys(raw, self.rules))[2][0][1]
         else:
             end = ends[last]
         return _FIELDS[i], starts[span[0] - base], end
@@ -735,9 +744,10 @@ class RuleSet:
         self._cjk_index: dict[str, list[int]] = {}
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
-        self._has_case = False  # some rule has a case-sensitive acronym
+        self._word_atoms: set[str] = set()  # every key some rule can ask a document for
+        self._case_atoms: set[str] = set()
         # spelling → keys, shared by documents: folding and plurals are worked out once per spelling
-        self._keys: dict[str, _Keys] = {}
+        self._keys: dict[str, _Spelling] = {}
         self._cjk_atoms: set[str] = set()
         aliases: dict[str, list[tuple[str, tuple[Unit, ...]]]] = {}
         terms: dict[tuple[str, bool], tuple[Unit, ...]] = {}
@@ -756,12 +766,14 @@ class RuleSet:
             self._rules.append(rule)
             self._by_name[config.name] = rule
             for unit in _units(root):
-                if unit.kind == "prefix":
+                if unit.kind == "word":
+                    self._word_atoms.add(unit.key)
+                elif unit.kind == "prefix":
                     self._prefix_atoms.add(unit.key)
                 elif unit.kind == "cjk":
                     self._cjk_atoms.add(unit.key)
-                elif unit.kind == "case":
-                    self._has_case = True
+                else:
+                    self._case_atoms.add(unit.key)
             required = _required(root)
             if required is None:
                 self._always.append(order)
