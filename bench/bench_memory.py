@@ -91,7 +91,7 @@ def write_config(tmp: Path, urls: list[str], rules: int) -> Path:
         f"database: {tmp / 'monitor.db'}",
         "poll: {interval: 15s, jitter: 0s, adaptive: false, concurrency: 20, timeout: 60s}",
         "fetch: {allow_networks: [127.0.0.0/8], per_host: 20}",
-        "targets: {sink: 'json://127.0.0.1:9/'}",
+        f"targets: {{sink: '{urls[0].split('/feed/')[0].replace('http://', 'json://')}/_sink'}}",
         "feeds:",
         *(f"  - {{url: '{u}', name: 'wire {i}', full_text: false}}" for i, u in enumerate(urls)),
         *generated_rules(rules),
@@ -167,14 +167,17 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(p.stat().st_size for p in tmp.glob("monitor.db*"))
         with sqlite3.connect(db) as conn:
             stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-        errors = (tmp / "daemon.log").read_text(encoding="utf-8", errors="replace").count("CRITICAL")
+        text = (tmp / "daemon.log").read_text(encoding="utf-8", errors="replace")
+        errors, failed = text.count("CRITICAL"), text.count("alert_failed")
+        alerts = server.stats().get("sink", 0)
     if polls < args.cycles * args.feeds:
         print(f"only {polls} polls in {elapsed:.0f} s (daemon exit code {daemon.returncode})", file=sys.stderr)
     steady = sampler.daemon_rss[-1] if sampler.daemon_rss else 0.0
     print(
         f"{machine()}; {args.feeds} feeds, {args.rules} rules, {args.articles} articles pre-stored "
         f"({populated:.0f} s); {polls} polls ({polls / args.feeds:.1f} cycles) in {elapsed:.0f} s, "
-        f"first cycle {first_cycle or float('nan'):.0f} s; {errors} CRITICAL log lines\n"
+        f"first cycle {first_cycle or float('nan'):.0f} s; {alerts} alert messages delivered, {failed} failed sends, "
+        f"{errors} CRITICAL log lines\n"
     )
     peak = sampler.daemon_hwm
     workers_end = sampler.workers_rss[-1] if sampler.workers_rss else 0.0

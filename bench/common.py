@@ -5,7 +5,8 @@ The feed server runs in a separate process (aiohttp) so that serving does not ta
 measured. It serves ``/feed/{i}.xml`` (RSS 2.0, ``items`` Reuters-21578 stories each, about 44 KB) and
 ``/a/{i}/{j}.html`` (the story as an article page). With validators on it sends ETag and Last-Modified and
 answers 304 to a matching conditional request; with them off it sends the same bytes with neither header.
-``GET /_mode?validators=0|1`` switches, ``GET /_stats`` returns request counts by status as JSON.
+``GET /_mode?validators=0|1`` switches, ``GET /_stats`` returns request counts by status as JSON, and
+``POST /_sink`` accepts alerts (apprise ``json://`` target) with 200.
 """
 
 from __future__ import annotations
@@ -130,6 +131,11 @@ def _serve(conn: Any, feeds: int, items: int) -> None:
     async def get_stats(request: web.Request) -> web.StreamResponse:
         return web.json_response(stats)
 
+    async def sink(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        stats["sink"] = stats.get("sink", 0) + 1
+        return web.json_response({})
+
     async def main() -> None:
         nonlocal docs, pages
         app = web.Application()
@@ -137,6 +143,7 @@ def _serve(conn: Any, feeds: int, items: int) -> None:
         app.router.add_get("/a/{i}/{j}.html", page)
         app.router.add_get("/_mode", mode)
         app.router.add_get("/_stats", get_stats)
+        app.router.add_post("/_sink", sink)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
