@@ -103,6 +103,7 @@ class PollConfig(Model):
     timeout: Duration = timedelta(seconds=20)
     broken_after: int = Field(5, ge=1)
     broken_notify: list[str] = Field(default_factory=list)
+    max_backoff: Duration = timedelta(hours=24)
     adaptive: bool = True
     min_interval: Duration = timedelta(minutes=5)
     max_interval: Duration = timedelta(hours=6)

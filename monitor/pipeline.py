@@ -284,7 +284,7 @@ async def _failed(feed: FeedSpec, state: FeedState, error: MonitorError, ctx: Co
         broken = await _feed_notice(
             feed, ctx, f"Feed broken: {feed.name}", f"{feed.url} failed {failures} polls in a row. Last error: {reason}"
         )
-    delay = backoff(feed.interval, failures)
+    delay = backoff(feed.interval, failures, ctx.config.poll.max_backoff)
     retry_after = None
     if isinstance(error, FetchError) and error.retry_after:
         retry_after = now + timedelta(seconds=error.retry_after)
@@ -320,13 +320,15 @@ async def _feed_notice(feed: FeedSpec, ctx: Context, title: str, body: str) -> b
     return delivered
 
 
-def backoff(interval: timedelta, failures: int, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff from the feed's interval, capped at 24 h, with ±10 % jitter; never gives up."""
+def backoff(
+    interval: timedelta, failures: int, cap: timedelta = MAX_BACKOFF, rng: random.Random | None = None
+) -> timedelta:
+    """Exponential backoff from the feed's interval, capped (24 h by default), with ±10 % jitter; never gives up."""
     if failures <= 0:
         return interval
-    base = min(interval * (1 << min(failures - 1, 16)), MAX_BACKOFF)
+    base = min(interval * (1 << min(failures - 1, 16)), cap)
     spread: float = (rng or random.Random()).uniform(0.9, 1.1)
-    return min(base * spread, MAX_BACKOFF)
+    return min(base * spread, cap)
 
 
 def build_context(config: Config, store: Store, http: Http, isolator: Isolator, now: Callable[[], datetime]) -> Context:

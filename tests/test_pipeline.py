@@ -89,6 +89,7 @@ def test_backoff_grows_and_is_capped() -> None:
     assert all(b >= a * 0.9 for a, b in itertools.pairwise(delays))
     assert max(delays) <= timedelta(hours=24)
     assert backoff(base, 0) == base
+    assert backoff(base, 30, timedelta(hours=2)) <= timedelta(hours=2)
 
 
 def test_next_interval_never_below_the_server_ask() -> None:
