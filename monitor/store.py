@@ -90,9 +90,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.table("articles").create_index(["url"], unique=True)
     db.table("articles").create_index(["story_id"])
     db.table("articles").create_index(["fetched"])
-    db.table("articles").enable_fts(
-        ["title", "text"], create_triggers=True, tokenize="unicode61 remove_diacritics 2"
-    )
+    db.table("articles").enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61 remove_diacritics 2")
     db.table("entries").create(
         {"feed_url": str, "key": str, "article_id": int, "first_seen": str},
         pk=("feed_url", "key"),
@@ -348,9 +346,7 @@ class Store:
         marks = ", ".join(f":{k}" for k in row)
         updates = ", ".join(f"{k} = excluded.{k}" for k in row if k != "url")
         with self.transaction() as conn:
-            conn.execute(
-                f"INSERT INTO feeds ({cols}) VALUES ({marks}) ON CONFLICT(url) DO UPDATE SET {updates}", row
-            )
+            conn.execute(f"INSERT INTO feeds ({cols}) VALUES ({marks}) ON CONFLICT(url) DO UPDATE SET {updates}", row)
 
     def failing_feeds(self) -> int:
         return int(self._query("SELECT count(*) AS n FROM feeds WHERE failures > 0")[0]["n"])
@@ -364,9 +360,7 @@ class Store:
 
     # -- entries and articles ------------------------------------------------------------------------------
 
-    def unseen_entries(
-        self, feed_url: str, entries: Sequence[Entry], urls: Sequence[str | None]
-    ) -> list[Entry]:
+    def unseen_entries(self, feed_url: str, entries: Sequence[Entry], urls: Sequence[str | None]) -> list[Entry]:
         """Entries not seen before: neither their key in this feed nor their canonical URL anywhere.
 
         ``urls`` are the entries' canonical links (None where an entry has no link), in the same order."""
@@ -384,9 +378,7 @@ class Store:
         seen_urls = (
             {
                 r["url"]
-                for r in self._query(
-                    f"SELECT url FROM articles WHERE url IN ({', '.join('?' * len(known))})", known
-                )
+                for r in self._query(f"SELECT url FROM articles WHERE url IN ({', '.join('?' * len(known))})", known)
             }
             if known
             else set()
@@ -418,9 +410,7 @@ class Store:
         policy = dedupe or DedupePolicy()
         stamp = _iso(now)
         with self.transaction() as conn:
-            existing = conn.execute(
-                "SELECT id, story_id FROM articles WHERE url = ?", (article.url,)
-            ).fetchone()
+            existing = conn.execute("SELECT id, story_id FROM articles WHERE url = ?", (article.url,)).fetchone()
             conn.execute(
                 "INSERT INTO feeds (url, name) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
                 (article.feed_url, article.feed_name),
@@ -691,9 +681,7 @@ class Store:
             )
 
     def messages_since(self, target: str, since: datetime) -> int:
-        rows = self._query(
-            "SELECT count(*) AS n FROM deliveries WHERE target = ? AND sent >= ?", (target, _iso(since))
-        )
+        rows = self._query("SELECT count(*) AS n FROM deliveries WHERE target = ? AND sent >= ?", (target, _iso(since)))
         return int(rows[0]["n"])
 
     def hold(self, alert_ids: Sequence[int], until: datetime | None) -> None:
@@ -744,9 +732,7 @@ class Store:
     def probe_write(self, now: datetime) -> None:
         """One real committed write, for /healthz: a full disk or a read-only file fails here."""
         with self.transaction() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT)"
-            )
+            conn.execute("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT)")
             conn.execute("INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)", (_iso(now),))
 
     def size_bytes(self) -> int:
