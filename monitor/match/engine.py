@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, compress, count
 
 import ahocorasick
 
@@ -26,13 +27,14 @@ from monitor.match import query as q
 from monitor.match.entities import entity_aliases, resolve_entity, suggest_entity
 from monitor.match.text import (
     MIN_PREFIX,
+    Part,
     Unit,
     analyse_term,
     case_key,
     fold,
     paragraph_end,
     parts,
-    split,
+    split_gaps,
     stem,
 )
 from monitor.types import Hit, Match
@@ -67,148 +69,122 @@ class Document:
 # One document, analysed once
 
 
-# per word of a token: offset in the token, visible length, CJK?, word, and the keys a rule of this RuleSet
-# can ask for (None when none does): singular, folded (for wildcards), acronym; then positions it takes
-_Part = tuple[int, int, bool, str, str | None, str | None, str | None, int]
-_Spelling = tuple[int, bool, tuple[_Part, ...]]  # (positions taken, does any rule care, parts)
+# A distinct spelling, worked out once per RuleSet: positions it takes (a CJK run one per character), the
+# (table, key, shift) entries it is filed under (none when no rule asks for it), the rules one of whose
+# required terms it carries, and its parts (offset, visible length, CJK?, word) for character offsets.
+_Filing = tuple[str, str, int]
+_Spelling = tuple[int, tuple[_Filing, ...], tuple[int, ...], tuple[Part, ...]]
 _KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
-_IRRELEVANT: list[int] = []  # marks a spelling no rule asks for; never appended to
 
 
 def _spelling(raw: str, rules: RuleSet) -> _Spelling:
-    out: list[_Part] = []
-    relevant = False
-    shortest = rules._prefix_lengths[0] if rules._prefix_lengths else 0
-    for offset, visible, cjk, word in parts(raw):
+    filing: list[_Filing] = []
+    width = 0  # positions taken by the parts so far
+    lengths = rules._prefix_lengths
+    shortest = lengths[0] if lengths else 0
+    split_parts = parts(raw)
+    for _, _, cjk, word in split_parts:
         if cjk:
-            out.append((offset, visible, True, word, None, None, None, len(word)))
-            relevant = relevant or bool(rules._cjk_atoms)
+            if rules._cjk_atoms:
+                for last, key in rules._automaton.iter(word):
+                    filing.append(("cjk", key, width + last + 1 - len(key)))
+            width += len(word)
             continue
         folded = fold(word)
-        stemmed: str | None = stem(folded)
-        if stemmed not in rules._word_atoms:
-            stemmed = None
-        exact = case_key(word) if word[:2].isupper() else None
-        if exact not in rules._case_atoms:
-            exact = None
-        wild = folded if shortest and folded[:shortest] in rules._prefix_heads else None
-        out.append((offset, visible, False, word, stemmed, wild, exact, 1))
-        relevant = relevant or stemmed is not None or exact is not None or wild is not None
-    return sum(p[7] for p in out), relevant, tuple(out)
+        stemmed = stem(folded)
+        if stemmed in rules._word_atoms:
+            filing.append(("word", stemmed, width))
+        if word[:2].isupper():
+            exact = case_key(word)
+            if exact in rules._case_atoms:
+                filing.append(("case", exact, width))
+        if shortest and folded[:shortest] in rules._prefix_heads:
+            for n in lengths:
+                if n > len(folded):
+                    break
+                if folded[:n] in rules._prefix_atoms:
+                    filing.append(("prefix", folded[:n], width))
+        width += 1
+    indexes = rules._indexes
+    candidates = {order for kind, key, _ in filing for order in indexes[kind].get(key, ())}
+    return width, tuple(filing), tuple(candidates), split_parts
 
 
 @dataclass(slots=True)
 class _Located:
-    """Character offsets of a field's positions, found so far, and where the search stopped."""
+    """Character offsets of a field's positions, found so far, and the next token to look at."""
 
+    token_starts: list[int]
     starts: list[int]
     ends: list[int]
     token: int
-    cursor: int
 
 
 class _Analysed:
-    __slots__ = (
-        "_lead_end",
-        "_offsets",
-        "case_pos",
-        "cjk_pos",
-        "doc",
-        "folded_pos",
-        "prefix_pos",
-        "rules",
-        "simple",
-        "tokens",
-        "word_pos",
-    )
+    __slots__ = ("_lead_end", "_offsets", "candidates", "doc", "pieces", "rules", "simple", "spellings", "tables")
 
     def __init__(self, doc: Document, rules: RuleSet) -> None:
         self.doc = doc
-        self.word_pos: dict[str, list[int]] = {}
-        self.case_pos: dict[str, list[int]] = {}
-        self.folded_pos: dict[str, list[int]] = {}
-        self.prefix_pos: dict[str, list[int]] = {}
-        self.cjk_pos: dict[str, list[int]] = {}
-        self.tokens: list[list[str]] = []  # per field, the tokens as split (offsets are found from them)
+        # kind of unit → key → sorted positions
+        self.tables: dict[str, dict[str, list[int]]] = {"word": {}, "case": {}, "cjk": {}, "prefix": {}}
+        self.pieces: list[list[str]] = []  # per field: gap, token, gap, ..., token, gap
         self._offsets: list[_Located | None] = [None, None, None]
         self.simple: list[bool] = []
         self._lead_end: int | None = None
         self.rules = rules
-        # spelling → [positions it takes, position of each occurrence...]: one lookup and one append per
-        # token; the keys of each distinct spelling are worked out afterwards
-        seen: dict[str, list[int]] = {}
-        wide: dict[str, int] = {}  # spellings that take more than one position (CJK)
+        self.spellings: dict[str, _Spelling] = {}
+        cache = rules._keys
+        found: list[tuple[int, ...]] = []
+        merged: dict[tuple[str, str], list[int]] = {}  # keys fed by several lists: sorted once at the end
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
-            tokens = split(text)
-            self.tokens.append(tokens)
-            pos = i * FIELD_SPAN
-            for raw in tokens:
-                occurrences = seen.get(raw)
-                if occurrences is None:
-                    width, relevant, _ = self._keys(raw, rules)
-                    occurrences = seen[raw] = [] if relevant else _IRRELEVANT
-                    if width != 1:
-                        wide[raw] = width
-                if occurrences is not _IRRELEVANT:
-                    occurrences.append(pos)
-                pos += wide.get(raw, 1) if wide else 1
-            # without CJK, position k is token k: offsets then need no per-token lookups
-            self.simple.append(pos - i * FIELD_SPAN == len(tokens))
-        for raw, occurrences in seen.items():
-            if occurrences is not _IRRELEVANT:
-                self._index(raw, occurrences, rules)
-        for table in (self.word_pos, self.folded_pos, self.case_pos, self.cjk_pos):
-            for positions in table.values():
-                positions.sort()  # several spellings (Gold, gold, golds) can feed one key
-        if rules._prefix_lengths:
-            self._prefixes(rules._prefix_lengths, rules._prefix_atoms, rules._prefix_heads)
-
-    def _index(self, raw: str, occurrences: list[int], rules: RuleSet) -> None:
-        """File the positions of one spelling under its keys. A CJK run takes one position per character."""
-        offset = 0
-        for _, _, cjk, word, stemmed, folded, exact, count in self._keys(raw, rules)[2]:
-            at = occurrences if offset == 0 else [p + offset for p in occurrences]
-            if cjk:
-                if rules._cjk_atoms:
-                    for last, key in rules._automaton.iter(word):
-                        shift = last + 1 - len(key)
-                        self.cjk_pos.setdefault(key, []).extend(p + shift for p in at)
+            pieces = split_gaps(text)
+            self.pieces.append(pieces)
+            tokens = pieces[1::2]
+            # work per distinct spelling (dict lookups), then per occurrence of a spelling some rule asks for
+            occurrences: dict[str, list[int]] = {}
+            simple = True
+            for raw in dict.fromkeys(tokens):
+                spelling = cache.get(raw) or self._keys(raw, rules)
+                self.spellings[raw] = spelling
+                if spelling[0] != 1:
+                    simple = False
+                if spelling[1]:
+                    occurrences[raw] = []
+                    found.append(spelling[2])
+            base = i * FIELD_SPAN
+            if simple:  # position k is token k: the irrelevant tokens are skipped in C
+                for raw, pos in compress(zip(tokens, count(base)), map(occurrences.__contains__, tokens)):
+                    occurrences[raw].append(pos)
             else:
-                if stemmed is not None:
-                    self.word_pos.setdefault(stemmed, []).extend(at)
-                if folded is not None:
-                    self.folded_pos.setdefault(folded, []).extend(at)
-                if exact is not None:
-                    self.case_pos.setdefault(exact, []).extend(at)
-            offset += count
+                pos = base
+                for raw in tokens:
+                    at = occurrences.get(raw)
+                    if at is not None:
+                        at.append(pos)
+                    pos += self.spellings[raw][0]
+            self.simple.append(simple)
+            for raw, positions in occurrences.items():
+                for kind, key, shift in self.spellings[raw][1]:
+                    at = positions if not shift else [p + shift for p in positions]
+                    table = self.tables[kind]
+                    old = table.get(key)
+                    if old is None:
+                        table[key] = at  # lists may be shared between keys: never changed in place
+                    elif (kind, key) in merged:  # several spellings (Gold, gold, golds) or fields feed one key
+                        old.extend(at)
+                    else:
+                        table[key] = merged[kind, key] = old + at
+        for positions in merged.values():
+            positions.sort()  # runs of sorted positions: linear
+        self.candidates: set[int] = set(rules._always).union(*found)
 
     @staticmethod
     def _keys(raw: str, rules: RuleSet) -> _Spelling:
-        keys = rules._keys.get(raw)
-        if keys is None:
-            keys = _spelling(raw, rules)
-            if len(rules._keys) >= _KEY_CACHE:
-                rules._keys.clear()
-            rules._keys[raw] = keys
+        keys = _spelling(raw, rules)
+        if len(rules._keys) >= _KEY_CACHE:
+            rules._keys.clear()
+        rules._keys[raw] = keys
         return keys
-
-    def _prefixes(self, lengths: Sequence[int], atoms: set[str], heads: set[str]) -> None:
-        """Positions of every rule prefix (magnet*): each distinct word is cut at each prefix length.
-
-        ``heads`` holds every prefix cut to the shortest length, so most words are dismissed at once."""
-        prefix_pos = self.prefix_pos
-        shortest = lengths[0]
-        for folded, positions in self.folded_pos.items():
-            if folded[:shortest] not in heads:
-                continue
-            for n in lengths:
-                if n > len(folded):
-                    break
-                head = folded[:n]
-                if head in atoms:
-                    prefix_pos.setdefault(head, []).extend(positions)
-        for positions in prefix_pos.values():
-            positions.sort()
 
     def scope(self, name: str) -> Span:
         if name == "default":
@@ -218,7 +194,8 @@ class _Analysed:
                 cut = paragraph_end(self.doc.text)
                 starts = self.offsets(1, 0)[0]
                 located = self._offsets[1]
-                while located is not None and starts[-1:] < [cut] and located.token < len(self.tokens[1]):
+                tokens = len(self.pieces[1]) // 2
+                while located is not None and starts[-1:] < [cut] and located.token < tokens:
                     starts = self.offsets(1, len(starts))[0]
                 self._lead_end = FIELD_SPAN + bisect.bisect_left(starts, cut)
             return (0, self._lead_end)
@@ -227,39 +204,31 @@ class _Analysed:
 
     def offsets(self, i: int, upto: int) -> tuple[list[int], list[int]]:
         """Start and end character offsets of the positions of field ``i``, found as far as ``upto``
-        (a position index) when first needed: most matches point into the start of an article.
+        (a position index) when first needed.
 
-        Between two tokens there is no letter or digit, so each token is the first occurrence of its
-        spelling after the previous one."""
+        Token starts are the running sum of the lengths of the gaps and tokens (in C); without CJK,
+        position k is token k and ends are worked out in chars()."""
         state = self._offsets[i]
         if state is None:
-            state = self._offsets[i] = _Located([], [], 0, 0)
+            token_starts = list(accumulate(map(len, self.pieces[i])))[:-1:2]
+            if self.simple[i]:
+                state = self._offsets[i] = _Located(token_starts, token_starts, [], len(token_starts))
+            else:
+                state = self._offsets[i] = _Located(token_starts, [], [], 0)
         starts, ends = state.starts, state.ends
-        if upto < len(starts):
+        if upto < len(starts) or self.simple[i]:
             return starts, ends
-        text = (self.doc.title, self.doc.text, self.doc.feed)[i]
-        tokens = self.tokens[i]
-        cache = self.rules._keys
-        k, cursor = state.token, state.cursor
-        if self.simple[i]:  # ends are worked out in chars()
-            find = text.find
-            for raw in tokens[k : upto + 1]:
-                at = find(raw, cursor)
-                starts.append(at)
-                cursor = at + len(raw)
-            state.token, state.cursor = len(starts), cursor
-            return starts, ends
-        while len(starts) <= upto and k < len(tokens):
-            raw = tokens[k]
+        pieces, token_starts = self.pieces[i], state.token_starts
+        k = state.token
+        while len(starts) <= upto and k < len(token_starts):
+            at = token_starts[k]
+            split_parts = self.spellings[pieces[2 * k + 1]][3]
             k += 1
-            at = text.find(raw, cursor)
-            cursor = at + len(raw)
-            keys = (cache.get(raw) or self._keys(raw, self.rules))[2]
-            if len(keys) == 1 and not keys[0][2]:  # one word: the common case
+            if len(split_parts) == 1 and not split_parts[0][2]:  # one word: the common case
                 starts.append(at)
-                ends.append(at + keys[0][1])
+                ends.append(at + split_parts[0][1])
                 continue
-            for offset, visible, cjk, word, _, _, _, _ in keys:
+            for offset, visible, cjk, word in split_parts:
                 first = at + offset
                 if cjk:
                     starts.extend(range(first, first + len(word)))
@@ -267,7 +236,7 @@ class _Analysed:
                 else:
                     starts.append(first)
                     ends.append(first + visible)
-        state.token, state.cursor = k, cursor
+        state.token = k
         return starts, ends
 
     def chars(self, span: Span) -> tuple[str, int, int]:
@@ -276,12 +245,9 @@ class _Analysed:
         base = i * FIELD_SPAN
         last = span[1] - 1 - base
         starts, ends = self.offsets(i, last)
-        if self.simple[i]:
-            raw = self.tokens[i][last]
-            end = starts[last] + (self.rules._keys.get(raw) or self._keys(raw, self.rules))[2][0][1]
-        else:
-            end = ends[last]
-        return _FIELDS[i], starts[span[0] - base], end
+        if not self.simple[i]:
+            return _FIELDS[i], starts[span[0] - base], ends[last]
+        return _FIELDS[i], starts[span[0] - base], starts[last] + self.spellings[self.pieces[i][2 * last + 1]][3][0][1]
 
 
 class _Ctx:
@@ -295,7 +261,7 @@ class _Ctx:
         self.windows: dict[tuple[bool, int], _Window] = {}
         self.leaves: dict[int, list[Span]] = {}
         self.sets: dict[Unit, set[int]] = {}
-        self.tables = {"word": an.word_pos, "case": an.case_pos, "cjk": an.cjk_pos, "prefix": an.prefix_pos}
+        self.tables = an.tables
 
     def starts(self, unit: Unit) -> list[int]:
         return self.tables[unit.kind].get(unit.key, _NONE)
@@ -738,10 +704,8 @@ class RuleSet:
     def __init__(self, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> None:
         self._rules: list[_Rule] = []
         self._by_name: dict[str, _Rule] = {}
-        self._word_index: dict[str, list[int]] = {}
-        self._case_index: dict[str, list[int]] = {}
-        self._prefix_index: dict[str, list[int]] = {}
-        self._cjk_index: dict[str, list[int]] = {}
+        # kind of unit → key → the rules one of whose required terms it is
+        self._indexes: dict[str, dict[str, list[int]]] = {"word": {}, "case": {}, "prefix": {}, "cjk": {}}
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
         self._word_atoms: set[str] = set()  # every key some rule can ask a document for
@@ -779,13 +743,7 @@ class RuleSet:
                 self._always.append(order)
                 continue
             for unit in required[0]:
-                index = {
-                    "word": self._word_index,
-                    "case": self._case_index,
-                    "prefix": self._prefix_index,
-                    "cjk": self._cjk_index,
-                }[unit.kind]
-                index.setdefault(unit.key, []).append(order)
+                self._indexes[unit.kind].setdefault(unit.key, []).append(order)
         self._prefix_lengths = sorted({len(p) for p in self._prefix_atoms})
         self._prefix_heads = {p[: self._prefix_lengths[0]] for p in self._prefix_atoms} if self._prefix_atoms else set()
         self._automaton = ahocorasick.Automaton()
@@ -801,29 +759,12 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self._rules)
 
-    def _candidates(self, an: _Analysed) -> list[int]:
-        """The rules one of whose required terms occurs: one dict lookup per distinct key of the document."""
-        found: set[int] = set(self._always)
-        for keys, index in (
-            (an.word_pos, self._word_index),
-            (an.case_pos, self._case_index),
-            (an.cjk_pos, self._cjk_index),
-            (an.prefix_pos, self._prefix_index),
-        ):
-            if index:
-                get = index.get
-                for key in keys:
-                    rules = get(key)
-                    if rules is not None:
-                        found.update(rules)
-        return sorted(found)
-
     def match(self, doc: Document) -> list[Match]:
         """Every rule that matches the document, in configuration order, each with its hits and snippet."""
         an = _Analysed(doc, self)
         ctx = _Ctx(an)
         out: list[Match] = []
-        for i in self._candidates(an):
+        for i in sorted(an.candidates):
             rule = self._rules[i]
             if (rule.filtered and not _applies(rule, doc)) or not rule.root.holds(ctx):
                 continue

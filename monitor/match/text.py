@@ -54,6 +54,15 @@ def split(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+_GAPS = re.compile(f"({_TOKEN.pattern})")
+
+
+def split_gaps(text: str) -> list[str]:
+    """[gap, token, gap, ..., token, gap]: the tokens of split() at odd indices, and the text between them,
+    so that a token's offset is the sum of the lengths before it."""
+    return _GAPS.split(text)
+
+
 Part = tuple[int, int, bool, str]  # (offset in the token, visible length, is it a CJK run, word to analyse)
 
 
