@@ -301,7 +301,7 @@ class _Node:
 class _Leaf(_Node):
     """A word, phrase, wildcard or alias within a field scope."""
 
-    __slots__ = ("entity", "key", "label", "scope", "simple", "units")
+    __slots__ = ("entity", "key", "label", "scope", "shifts", "simple", "units", "width")
 
     def __init__(
         self, source: q.Node, units: tuple[Unit, ...], scope: str, label: str, entity: str | None, key: int
@@ -313,6 +313,9 @@ class _Leaf(_Node):
         self.entity = entity
         self.key = key  # equal leaves of different rules share one id, so one memo entry per document
         self.simple = len(units) == 1 and scope == "default"
+        self.shifts = tuple(accumulate((_length(u) for u in units), initial=0))  # where each unit starts
+        self.width = self.shifts[-1]
+        self.shifts = self.shifts[:-1]
 
     def holds(self, ctx: _Ctx) -> bool:
         if self.simple:  # one word anywhere in title or body: no need to build spans
@@ -328,26 +331,33 @@ class _Leaf(_Node):
         return found
 
     def _compute(self, ctx: _Ctx) -> list[Span]:
-        first = self.units[0]
-        starts = ctx.starts(first)
-        if not starts:
-            return []
+        tables = ctx.tables
+        lists = []
+        for unit in self.units:
+            found = tables[unit.kind].get(unit.key)
+            if found is None:  # a phrase whose words are not all present: no positions to walk
+                return []
+            lists.append(found)
         lo, hi = ctx.an.scope(self.scope)
-        if starts[0] < lo or starts[-1] >= hi:
-            starts = starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
-        rest = self.units[1:]
-        step = _length(first)
-        if not rest:
-            return [(s, s + step) for s in starts]
+        width = self.width
+        if len(lists) == 1:
+            starts = lists[0]
+            if starts[0] < lo or starts[-1] >= hi:
+                starts = starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
+            return [(s, s + width) for s in starts]
+        # a phrase: walk the positions of its rarest unit and look the others up where they must be
+        rare = min(range(len(lists)), key=lambda k: len(lists[k]))
+        shift = self.shifts[rare]
+        others = [(self.shifts[k], ctx.start_set(self.units[k])) for k in range(len(lists)) if k != rare]
         out: list[Span] = []
-        for s in starts:
-            end = s + step
-            for unit in rest:
-                if end not in ctx.start_set(unit):
-                    break
-                end += _length(unit)
-            else:
-                out.append((s, end))
+        for p in lists[rare]:
+            s = p - shift
+            if lo <= s < hi:
+                for at, positions in others:
+                    if s + at not in positions:
+                        break
+                else:
+                    out.append((s, s + width))
         return out
 
     def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]], limit: int | None = None) -> None:
