@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, count
+from itertools import accumulate, chain, compress, count, pairwise
 
 import ahocorasick
 
@@ -273,6 +273,13 @@ class _Ctx:
         return found
 
 
+def _sorted_unique(spans: list[Span]) -> list[Span]:
+    """Sorted without repeats. The input is a few sorted runs, which the sort merges in linear time (a set
+    would shuffle them and cost n log n)."""
+    spans.sort()
+    return [span for span, after in pairwise(spans) if span != after] + spans[-1:]
+
+
 def _length(unit: Unit) -> int:
     return len(unit.key) if unit.kind == "cjk" else 1
 
@@ -374,7 +381,7 @@ class _Or(_Node):
 
     def spans(self, ctx: _Ctx) -> list[Span]:
         found = [c.spans(ctx) for c in self.children]
-        return sorted(set().union(*found)) if len(found) > 1 else found[0]
+        return _sorted_unique(list(chain.from_iterable(found))) if len(found) > 1 else found[0]
 
     def holds(self, ctx: _Ctx) -> bool:
         for c in self.children:  # noqa: SIM110 - a plain loop: no generator per call on the hot path
@@ -452,17 +459,18 @@ class _Near(_Node):
         left, right = self.left.spans(ctx), self.right.spans(ctx)
         if not left or not right:
             return []
-        starts = [s for s, _ in right]
-        n = self.distance
-        out: set[Span] = set()
-        for a in left:
-            i = bisect.bisect_left(starts, a[0])
-            # the nearest right-hand spans on either side of a (spans are short, so neighbours suffice)
-            for b in right[max(0, i - 2) : i + 2]:
-                gap = max(b[0] - a[1], a[0] - b[1], 0)
-                if gap <= n and a[0] // FIELD_SPAN == b[0] // FIELD_SPAN:
-                    out.add((min(a[0], b[0]), max(a[1], b[1])))
-        return sorted(out)
+        n = self.distance  # 0 or more
+        out: list[Span] = []
+        i, count = 0, len(right)
+        for a0, a1 in left:
+            # the nearest right-hand spans on either side of a (spans are short, so neighbours suffice);
+            # left is sorted, so the first right-hand span starting at or after a only moves forward
+            while i < count and right[i][0] < a0:
+                i += 1
+            for b0, b1 in right[max(0, i - 2) : i + 2]:
+                if b0 - a1 <= n and a0 - b1 <= n and a0 // FIELD_SPAN == b0 // FIELD_SPAN:
+                    out.append((a0 if a0 < b0 else b0, a1 if a1 > b1 else b1))
+        return _sorted_unique(out)
 
     def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]], limit: int | None = None) -> None:
         if self.holds(ctx):
