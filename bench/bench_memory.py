@@ -144,16 +144,19 @@ def main(argv: list[str] | None = None) -> int:
         sampler = Sampler(daemon.pid)
         sampler.thread.start()
         started = time.monotonic()
-        polls, first_cycle = 0, None
+        polls, first_cycle, ready_rss, first_rss = 0, None, 0.0, 0.0
         try:
             while polls < args.cycles * args.feeds:
                 if daemon.poll() is not None or time.monotonic() - started > args.deadline:
                     break
                 time.sleep(1)
                 log.flush()
-                polls = (tmp / "daemon.log").read_text(encoding="utf-8", errors="replace").count("feed_polled")
+                text = (tmp / "daemon.log").read_text(encoding="utf-8", errors="replace")
+                polls = text.count("feed_polled")
+                if not ready_rss and "daemon_started" in text:
+                    ready_rss = rss_mb(daemon.pid)[0]  # config loaded, rules compiled, nothing polled yet
                 if first_cycle is None and polls >= args.feeds:
-                    first_cycle = time.monotonic() - started
+                    first_cycle, first_rss = time.monotonic() - started, rss_mb(daemon.pid)[0]
         finally:
             sampler.stop.set()
             sampler.thread.join()
@@ -188,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         ["largest single isolate process", "", f"{sampler.worker_max:.0f}", ""],
     ]
     print(table(["process", "steady RSS MB (end)", "peak RSS MB", f"≤ {GOAL_MB:.0f} MB"], rows))
+    print(
+        f"\ndaemon RSS when started (config and rules loaded): {ready_rss:.0f} MB; "
+        f"after the first cycle: {first_rss:.0f} MB"
+    )
     print(
         f"\ndatabase: {size / 1e6:.0f} MB for {stored} articles = {size / max(stored, 1) / 1000:.1f} KB per stored "
         "article (text, summary, FTS index, fingerprints, bands, entries)"

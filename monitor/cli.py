@@ -64,7 +64,7 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from monitor.daemon import run_daemon
 
-    return run_daemon(config.path or Path(args.config), args.log_level)
+    return run_daemon(config.path or Path(args.config), args.log_level, config)
 
 
 async def _once(config: Config, store: Store, feed_name: str | None) -> list[PollResult]:

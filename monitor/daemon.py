@@ -402,10 +402,11 @@ async def _drain(grace: float) -> None:
         await asyncio.wait(pending, timeout=5)
 
 
-def run_daemon(config_path: Path, level: str = "INFO") -> int:
-    """Entry point for ``news-monitor run``. Exit 0 on a clean stop, 2 on invalid config, 1 otherwise."""
+def run_daemon(config_path: Path, level: str = "INFO", config: Config | None = None) -> int:
+    """Entry point for ``news-monitor run``. Exit 0 on a clean stop, 2 on invalid config, 1 otherwise.
+    ``config``: the one the CLI already loaded (a second copy of a 10,000-rule config costs tens of MB)."""
     try:
-        config = load_config(config_path)
+        config = config or load_config(config_path)
     except ConfigError as e:
         log.error("%s", e)
         return 2
