@@ -116,6 +116,10 @@ TABLE = [
     ("輸出", "レアアース輸出規制", True),
     ("輸入", "レアアース輸出規制", False),
     ("レアアース NEAR/2 規制", "レアアース輸出規制", True),
+    # phrases in a field where CJK touches Latin letters (positions are not tokens there)
+    ('"rare earth"', "中国のrare earth輸出", True),
+    ('"rare earth"', "rare 中国 earth", False),
+    ('"earth exports" AND 中国', "中国のrare earth exports", True),
 ]
 
 TITLES = {

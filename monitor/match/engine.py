@@ -4,8 +4,9 @@ Matching a document (the "presearcher" design of Lucene Monitor):
 
 1. tokenise each field once; map every token to its keys (folded singular, exact acronym, folded form);
 2. look the document's distinct keys up in the index of all rules' terms (dict lookups; a dict per prefix
-   length for ``magnet*``; one Aho-Corasick automaton for CJK substrings) — this shortlists the rules one of
-   whose required terms is present;
+   length for ``magnet*``; one Aho-Corasick automaton for CJK substrings), and its distinct pairs of adjacent
+   words (a phrase is indexed under its rarest pair) — this shortlists the rules one of whose required terms
+   is present;
 3. evaluate only those rules' boolean trees over the document's posting lists.
 
 Every step is linear in the document's length (times the number of distinct prefix lengths); no regular
@@ -17,7 +18,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress, count, pairwise
+from itertools import accumulate, chain, compress, count, islice, pairwise
+from operator import and_
 
 import ahocorasick
 
@@ -74,7 +76,12 @@ class Document:
 # required terms it carries, and its parts (offset, visible length, CJK?, word) for character offsets.
 _Filing = tuple[str, str, int]
 _Spelling = tuple[int, tuple[_Filing, ...], tuple[int, ...], tuple[Part, ...]]
-_KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
+_KEY_CACHE = 200_000  # distinct spellings (and adjacent pairs of them) remembered by a RuleSet across documents
+_PAIRED = ("word", "case")  # kinds of unit one position wide, whose adjacent pairs a phrase can be indexed under
+
+
+def _pair_key(a: tuple[str, str], b: tuple[str, str]) -> str:
+    return f"{a[0]}\t{a[1]}\t{b[0]}\t{b[1]}"
 
 
 def _spelling(raw: str, rules: RuleSet) -> _Spelling:
@@ -135,6 +142,8 @@ class _Analysed:
         self.spellings: dict[str, _Spelling] = {}
         cache = rules._keys
         found: list[tuple[int, ...]] = []
+        pairs = rules._indexes["pair"]
+        pair_cache = rules._pairs
         merged: dict[tuple[str, str], list[int]] = {}  # keys fed by several lists: sorted once at the end
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
             pieces = split_gaps(text)
@@ -153,8 +162,17 @@ class _Analysed:
                     found.append(spelling[2])
             base = i * FIELD_SPAN
             if simple:  # position k is token k: the irrelevant tokens are skipped in C
-                for raw, pos in compress(zip(tokens, count(base)), map(occurrences.__contains__, tokens)):
+                relevant = list(map(occurrences.__contains__, tokens))
+                for raw, pos in compress(zip(tokens, count(base)), relevant):
                     occurrences[raw].append(pos)
+                if pairs:  # distinct adjacent pairs of relevant tokens, in C; their rules once per RuleSet
+                    both = map(and_, relevant, islice(relevant, 1, None))
+                    for pair in set(compress(pairwise(tokens), both)):
+                        paired = pair_cache.get(pair)
+                        if paired is None:
+                            paired = self._pair(pair, rules)
+                        if paired:
+                            found.append(paired)
             else:
                 pos = base
                 for raw in tokens:
@@ -163,6 +181,8 @@ class _Analysed:
                         at.append(pos)
                     pos += self.spellings[raw][0]
             self.simple.append(simple)
+            if pairs and not simple:
+                found.extend(self._pairs_by_position(occurrences, rules))
             for raw, positions in occurrences.items():
                 for kind, key, shift in self.spellings[raw][1]:
                     at = positions if not shift else [p + shift for p in positions]
@@ -185,6 +205,31 @@ class _Analysed:
             rules._keys.clear()
         rules._keys[raw] = keys
         return keys
+
+    def _pair(self, pair: tuple[str, str], rules: RuleSet) -> tuple[int, ...]:
+        """The rules indexed under a pair of units two adjacent one-position spellings are filed under."""
+        index = rules._indexes["pair"]
+        firsts = [(k, key) for k, key, _ in self.spellings[pair[0]][1] if k in _PAIRED]
+        seconds = [(k, key) for k, key, _ in self.spellings[pair[1]][1] if k in _PAIRED]
+        found = tuple({order for a in firsts for b in seconds for order in index.get(_pair_key(a, b), ())})
+        if len(rules._pairs) >= _KEY_CACHE:
+            rules._pairs.clear()
+        rules._pairs[pair] = found
+        return found
+
+    def _pairs_by_position(self, occurrences: dict[str, list[int]], rules: RuleSet) -> Iterable[tuple[int, ...]]:
+        """The rules indexed under adjacent pairs of a field whose tokens can take several positions (CJK)."""
+        index = rules._indexes["pair"]
+        units: dict[int, list[tuple[str, str]]] = {}
+        for raw, positions in occurrences.items():
+            for kind, key, shift in self.spellings[raw][1]:
+                if kind in _PAIRED:
+                    for p in positions:
+                        units.setdefault(p + shift, []).append((kind, key))
+        for p, firsts in units.items():
+            for b in units.get(p + 1, ()):
+                for a in firsts:
+                    yield tuple(index.get(_pair_key(a, b), ()))
 
     def scope(self, name: str) -> Span:
         if name == "default":
@@ -647,9 +692,17 @@ def _unit_cost(unit: Unit) -> float:
 
 
 def _required(node: _Node) -> tuple[frozenset[Unit], float] | None:
-    """Terms one of which must be present for the node to hold, with a cost; None when there are none."""
+    """Terms one of which must be present for the node to hold, with a cost; None when there are none.
+
+    A phrase requires its rarest pair of adjacent one-position words (kind "pair"), when it has one: a pair is
+    much rarer than either word, so far fewer phrases are evaluated only to find their words apart."""
     if isinstance(node, _Leaf):
         best = min(node.units, key=_unit_cost)
+        adjacent = [(a, b) for a, b in pairwise(node.units) if a.kind in _PAIRED and b.kind in _PAIRED]
+        if adjacent:
+            a, b = min(adjacent, key=lambda ab: _unit_cost(ab[0]) * _unit_cost(ab[1]))
+            cost = min(_unit_cost(a), _unit_cost(b)) / 4
+            return frozenset([Unit("pair", _pair_key(a, b))]), cost
         return frozenset([best]), _unit_cost(best)
     if isinstance(node, _And):
         options = [r for c in node.children if (r := _required(c)) is not None]
@@ -717,19 +770,21 @@ class Explanation:
 
 class RuleSet:
     """All rules compiled into one index. The rules do not change after construction; the only state that
-    does is a bounded cache of word spellings → keys, which gives the same answer to every caller."""
+    does is a bounded cache of word spellings → keys (and of adjacent spellings → rules), which gives the same
+    answer to every caller."""
 
     def __init__(self, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> None:
         self._rules: list[_Rule] = []
         self._by_name: dict[str, _Rule] = {}
         # kind of unit → key → the rules one of whose required terms it is
-        self._indexes: dict[str, dict[str, list[int]]] = {"word": {}, "case": {}, "prefix": {}, "cjk": {}}
+        self._indexes: dict[str, dict[str, list[int]]] = {"word": {}, "case": {}, "prefix": {}, "cjk": {}, "pair": {}}
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
         self._word_atoms: set[str] = set()  # every key some rule can ask a document for
         self._case_atoms: set[str] = set()
         # spelling → keys, shared by documents: folding and plurals are worked out once per spelling
         self._keys: dict[str, _Spelling] = {}
+        self._pairs: dict[tuple[str, str], tuple[int, ...]] = {}  # adjacent spellings → rules indexed under them
         self._cjk_atoms: set[str] = set()
         aliases: dict[str, list[tuple[str, tuple[Unit, ...]]]] = {}
         terms: dict[tuple[str, bool], tuple[Unit, ...]] = {}
