@@ -540,6 +540,8 @@ class _Rule:
     tags: frozenset[str]
     languages: frozenset[str]
     filtered: bool  # has feeds, tags or languages to check
+    # besides the term it is indexed under: groups of (kind, key), one of each group must be in the document
+    needs: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
 class _Compiler:
@@ -723,6 +725,45 @@ def _required(node: _Node) -> tuple[frozenset[Unit], float] | None:
     return None
 
 
+def _clauses(node: _Node) -> list[frozenset[Unit]]:
+    """Groups of terms such that, for the node to hold, one term of each group must be present."""
+    if isinstance(node, _Leaf):
+        return [frozenset([u]) for u in node.units]
+    if isinstance(node, _And):
+        return [c for child in node.children for c in _clauses(child)]
+    if isinstance(node, _Near):
+        return _clauses(node.left) + _clauses(node.right)
+    if isinstance(node, _Or):
+        firsts = [_clauses(child)[:1] for child in node.children]
+        return [frozenset().union(*(f[0] for f in firsts))] if all(firsts) else []
+    return []
+
+
+def _needs(root: _Node, indexed: frozenset[Unit]) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """The groups of terms a candidate rule is checked for (dict lookups) before its tree is evaluated:
+    those not already implied by the term it was shortlisted by. A pair implies both its words."""
+    implied: set[Unit] = set()
+    if len(indexed) == 1:
+        (unit,) = indexed
+        if unit.kind == "pair":
+            kind1, key1, kind2, key2 = unit.key.split("\t")
+            implied = {Unit(kind1, key1), Unit(kind2, key2)}
+        else:
+            implied = {unit}
+    groups = [c for c in dict.fromkeys(_clauses(root)) if c != indexed and not c & implied]
+    return tuple(tuple((u.kind, u.key) for u in c) for c in groups)
+
+
+def _present(needs: tuple[tuple[tuple[str, str], ...], ...], tables: dict[str, dict[str, list[int]]]) -> bool:
+    for group in needs:
+        for kind, key in group:
+            if key in tables[kind]:
+                break
+        else:
+            return False
+    return True
+
+
 def _units(node: _Node) -> Iterable[Unit]:
     if isinstance(node, _Leaf):
         yield from node.units
@@ -817,6 +858,7 @@ class RuleSet:
                 continue
             for unit in required[0]:
                 self._indexes[unit.kind].setdefault(unit.key, []).append(order)
+            rule.needs = _needs(root, required[0])
         self._prefix_lengths = sorted({len(p) for p in self._prefix_atoms})
         self._prefix_heads = {p[: self._prefix_lengths[0]] for p in self._prefix_atoms} if self._prefix_atoms else set()
         self._automaton = ahocorasick.Automaton()
@@ -837,8 +879,11 @@ class RuleSet:
         an = _Analysed(doc, self)
         ctx = _Ctx(an)
         out: list[Match] = []
+        tables = an.tables
         for i in sorted(an.candidates):
             rule = self._rules[i]
+            if rule.needs and not _present(rule.needs, tables):
+                continue
             if (rule.filtered and not _applies(rule, doc)) or not rule.root.holds(ctx):
                 continue
             found = _make_match(rule, ctx)
