@@ -956,23 +956,29 @@ def _unique(found: list[tuple[Span, str, str | None]]) -> list[tuple[Span, str, 
 def _hits(found: Sequence[tuple[Span, str, str | None]], ctx: _Ctx) -> tuple[Hit, ...]:
     hits = []
     cache = ctx.hits
+    chars = ctx.an.chars
     for item in found:
         hit = cache.get(item)
         if hit is None:  # rules sharing a term share its hits
-            name, start, end = ctx.an.chars(item[0])
-            hit = cache[item] = Hit(term=item[1], field=name, start=start, end=end, entity=item[2])
+            name, start, end = chars(item[0])
+            hit = cache[item] = Hit(item[1], name, start, end, item[2])  # positional: a third cheaper
         hits.append(hit)
     return tuple(hits)
 
 
 def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
-    if rule.config.min_mentions > 1 and len(_collect(rule, ctx)) < rule.config.min_mentions:
+    config = rule.config
+    if config.min_mentions > 1 and len(_collect(rule, ctx)) < config.min_mentions:
         return None
-    hits = _hits(_collect(rule, ctx, HITS_PER_TERM), ctx)
+    root = rule.root
+    if isinstance(root, _Leaf):  # one term: its spans are already in text order, one per place
+        spans = root.spans(ctx)[:HITS_PER_TERM]
+        found = [(span, root.label, root.entity) for span in spans]
+    else:
+        found = _collect(rule, ctx, HITS_PER_TERM)
+    hits = _hits(found, ctx)
     snippet, highlights = make_snippet(ctx.an.doc, hits, ctx.windows)
-    return Match(
-        rule=rule.config.name, hits=hits, snippet=snippet, highlights=highlights, priority=rule.config.priority
-    )
+    return Match(config.name, hits, snippet, highlights, config.priority)
 
 
 _Window = tuple[int, int, str, int]  # (lo, hi, snippet, shift) of one snippet window
