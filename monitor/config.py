@@ -900,5 +900,7 @@ def _mask(data: Any, config: Config) -> Any:
         for secret in sorted(secrets, key=len, reverse=True):
             if secret and secret in masked:
                 masked = masked.replace(secret, "****")
+        if masked == "****" and "://" in data:
+            return data.split("://", 1)[0] + "://****"  # a whole URL from ${VAR}: still show which service
         return mask_url(masked) if "://" in masked else masked
     return data

@@ -101,6 +101,9 @@ def test_env_expansion_and_masked_dump(tmp_path: Path) -> None:
     assert config.targets["team-chat"].urls == ["json://127.0.0.1:9/s3cr3t-token"]
     assert "s3cr3t-token" in config.secrets
     assert "s3cr3t-token" not in config.dump()
+    whole_url = write(tmp_path, BASE.replace("json://127.0.0.1:9/hook", "${HOOK}"), "whole.yaml")
+    whole = load_config(whole_url, env={"HOOK": "json://h/t"})
+    assert "- json://****" in whole.dump()
     with pytest.raises(ConfigError, match="environment variable HOOK_TOKEN is not set"):
         load_config(path, env={})
 
