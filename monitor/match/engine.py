@@ -972,8 +972,13 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
         return None
     root = rule.root
     if isinstance(root, _Leaf):  # one term: its spans are already in text order, one per place
-        spans = root.spans(ctx)[:HITS_PER_TERM]
-        found = [(span, root.label, root.entity) for span in spans]
+        label, entity, width = root.label, root.entity, root.width
+        if root.simple:  # a word over title and body: its first positions, not the spans of all of them
+            unit = root.units[0]
+            firsts = ctx.tables[unit.kind][unit.key][:HITS_PER_TERM]
+            found = [((p, p + width), label, entity) for p in firsts if p < _BODY_END]
+        else:
+            found = [(span, label, entity) for span in root.spans(ctx)[:HITS_PER_TERM]]
     else:
         found = _collect(rule, ctx, HITS_PER_TERM)
     hits = _hits(found, ctx)
