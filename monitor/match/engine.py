@@ -982,8 +982,26 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
     else:
         found = _collect(rule, ctx, HITS_PER_TERM)
     hits = _hits(found, ctx)
-    snippet, highlights = make_snippet(ctx.an.doc, hits, ctx.windows)
+    snippet, highlights = _match_snippet(hits, ctx)
     return Match(config.name, hits, snippet, highlights, config.priority)
+
+
+def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """make_snippet() for a match's hits, which are in text order and one per place: the first hit of the
+    field comes first and the highlights are already sorted and distinct."""
+    chosen = [h for h in hits if h.field == "text"]
+    in_text = bool(chosen)
+    if not in_text:
+        chosen = [h for h in hits if h.field == "title"]
+        if not chosen:
+            return make_snippet(ctx.an.doc, hits)
+    first = chosen[0].start
+    window = ctx.windows.get((in_text, first))
+    if window is None:
+        doc = ctx.an.doc
+        window = ctx.windows[(in_text, first)] = _window(doc.text if in_text else doc.title, first)
+    lo, hi, snippet, shift = window
+    return snippet, tuple([(h.start + shift, h.end + shift) for h in chosen if h.start >= lo and h.end <= hi])
 
 
 _Window = tuple[int, int, str, int]  # (lo, hi, snippet, shift) of one snippet window
