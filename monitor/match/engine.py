@@ -141,6 +141,8 @@ class _Analysed:
         self.rules = rules
         self.spellings: dict[str, _Spelling] = {}
         cache = rules._keys
+        plain = rules._plain
+        spellings = self.spellings
         found: list[tuple[int, ...]] = []
         pairs = rules._indexes["pair"]
         pair_cache = rules._pairs
@@ -152,14 +154,20 @@ class _Analysed:
             # work per distinct spelling (dict lookups), then per occurrence of a spelling some rule asks for
             occurrences: dict[str, list[int]] = {}
             simple = True
-            for raw in dict.fromkeys(tokens):
+            # spellings known to be one position wide and asked for by no rule (most) are set aside in C
+            for raw in set(tokens).difference(plain):
                 spelling = cache.get(raw) or self._keys(raw, rules)
-                self.spellings[raw] = spelling
                 if spelling[0] != 1:
                     simple = False
-                if spelling[1]:
+                    spellings[raw] = spelling
+                if spelling[1]:  # only these (and wide ones) are kept for the document: no garbage per plain word
+                    spellings[raw] = spelling
                     occurrences[raw] = []
                     found.append(spelling[2])
+            if not simple:  # CJK: the width and parts of every token are needed
+                for raw in tokens:
+                    if raw not in spellings:
+                        spellings[raw] = _spelling(raw, rules)
             base = i * FIELD_SPAN
             if simple:  # position k is token k: the irrelevant tokens are skipped in C
                 relevant = list(map(occurrences.__contains__, tokens))
@@ -201,6 +209,13 @@ class _Analysed:
     @staticmethod
     def _keys(raw: str, rules: RuleSet) -> _Spelling:
         keys = _spelling(raw, rules)
+        # most spellings are one position wide and asked for by no rule: a set of them is all that is kept, so
+        # a huge document of new words leaves no tuples behind (memory, and the garbage collector's walks)
+        if keys[0] == 1 and not keys[1]:
+            if len(rules._plain) >= _KEY_CACHE:
+                rules._plain.clear()
+            rules._plain.add(raw)
+            return keys
         if len(rules._keys) >= _KEY_CACHE:
             rules._keys.clear()
         rules._keys[raw] = keys
@@ -811,8 +826,8 @@ class Explanation:
 
 class RuleSet:
     """All rules compiled into one index. The rules do not change after construction; the only state that
-    does is a bounded cache of word spellings → keys (and of adjacent spellings → rules), which gives the same
-    answer to every caller."""
+    does is a bounded cache of word spellings → keys (a set of those no rule asks for; adjacent spellings →
+    rules), which gives the same answer to every caller."""
 
     def __init__(self, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> None:
         self._rules: list[_Rule] = []
@@ -825,6 +840,7 @@ class RuleSet:
         self._case_atoms: set[str] = set()
         # spelling → keys, shared by documents: folding and plurals are worked out once per spelling
         self._keys: dict[str, _Spelling] = {}
+        self._plain: set[str] = set()  # spellings one position wide that no rule asks for
         self._pairs: dict[tuple[str, str], tuple[int, ...]] = {}  # adjacent spellings → rules indexed under them
         self._cjk_atoms: set[str] = set()
         aliases: dict[str, list[tuple[str, tuple[Unit, ...]]]] = {}
