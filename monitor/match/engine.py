@@ -987,19 +987,40 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
     if config.min_mentions > 1 and len(_collect(rule, ctx)) < config.min_mentions:
         return None
     root = rule.root
+    if isinstance(root, _Leaf) and root.simple:  # one word (the commonest rule): see _word_match
+        return _word_match(rule, root, ctx)
     if isinstance(root, _Leaf):  # one term: its spans are already in text order, one per place
-        label, entity, width = root.label, root.entity, root.width
-        if root.simple:  # a word over title and body: its first positions, not the spans of all of them
-            unit = root.units[0]
-            firsts = ctx.tables[unit.kind][unit.key][:HITS_PER_TERM]
-            found = [((p, p + width), label, entity) for p in firsts if p < _BODY_END]
-        else:
-            found = [(span, label, entity) for span in root.spans(ctx)[:HITS_PER_TERM]]
+        found = [(span, root.label, root.entity) for span in root.spans(ctx)[:HITS_PER_TERM]]
     else:
         found = _collect(rule, ctx, HITS_PER_TERM)
     hits = _hits(found, ctx)
     snippet, highlights = _match_snippet(hits, ctx)
     return Match(config.name, hits, snippet, highlights, config.priority)
+
+
+def _word_match(rule: _Rule, root: _Leaf, ctx: _Ctx) -> Match:
+    """_make_match() for a rule that is one word over the title and body, in one pass: its first positions
+    (sorted, title first) give its hits and which of them are in the body."""
+    unit = root.units[0]
+    label, entity, width = root.label, root.entity, root.width
+    cache = ctx.hits
+    chars = ctx.an.chars
+    hits = []
+    in_title = 0
+    for p in ctx.tables[unit.kind][unit.key][:HITS_PER_TERM]:
+        if p >= _BODY_END:
+            break
+        if p < FIELD_SPAN:
+            in_title += 1
+        item = ((p, p + width), label, entity)
+        hit = cache.get(item)
+        if hit is None:  # rules sharing a term share its hits
+            name, start, end = chars(item[0])
+            hit = cache[item] = Hit(label, name, start, end, entity)
+        hits.append(hit)
+    in_text = in_title < len(hits)
+    snippet, highlights = _cut(hits[in_title:] if in_text else hits, in_text, ctx)
+    return Match(rule.config.name, tuple(hits), snippet, highlights, rule.config.priority)
 
 
 def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
@@ -1011,6 +1032,12 @@ def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[i
         chosen = [h for h in hits if h.field == "title"]
         if not chosen:
             return make_snippet(ctx.an.doc, hits)
+    return _cut(chosen, in_text, ctx)
+
+
+def _cut(chosen: Sequence[Hit], in_text: bool, ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The snippet around the first of ``chosen`` (hits of the body, or else of the title, in text order and
+    distinct) and their highlights in it."""
     first = chosen[0].start
     window = ctx.windows.get((in_text, first))
     if window is None:
