@@ -1003,7 +1003,6 @@ def _word_match(rule: _Rule, root: _Leaf, ctx: _Ctx) -> Match:
     (sorted, title first) give its hits and which of them are in the body."""
     unit = root.units[0]
     label, entity, width = root.label, root.entity, root.width
-    cache = ctx.hits
     chars = ctx.an.chars
     hits = []
     in_title = 0
@@ -1012,12 +1011,9 @@ def _word_match(rule: _Rule, root: _Leaf, ctx: _Ctx) -> Match:
             break
         if p < FIELD_SPAN:
             in_title += 1
-        item = ((p, p + width), label, entity)
-        hit = cache.get(item)
-        if hit is None:  # rules sharing a term share its hits
-            name, start, end = chars(item[0])
-            hit = cache[item] = Hit(label, name, start, end, entity)
-        hits.append(hit)
+        # not looked up in the shared hit cache: rules rarely share a word's label, and the keys cost more
+        name, start, end = chars((p, p + width))
+        hits.append(Hit(label, name, start, end, entity))
     in_text = in_title < len(hits)
     snippet, highlights = _cut(hits[in_title:] if in_text else hits, in_text, ctx)
     return Match(rule.config.name, tuple(hits), snippet, highlights, rule.config.priority)
