@@ -557,6 +557,8 @@ class _Rule:
     filtered: bool  # has feeds, tags or languages to check
     # besides the term it is indexed under: groups of (kind, key), one of each group must be in the document
     needs: tuple[tuple[tuple[str, str], ...], ...] = ()
+    # a rule that is one word over title and body, with no option to check: matched in one step
+    word: _Word | None = None
 
 
 class _Compiler:
@@ -875,6 +877,8 @@ class RuleSet:
             for unit in required[0]:
                 self._indexes[unit.kind].setdefault(unit.key, []).append(order)
             rule.needs = _needs(root, required[0])
+            if isinstance(root, _Leaf) and root.simple and not rule.filtered and config.min_mentions <= 1:
+                rule.word = _word(root)
         self._prefix_lengths = sorted({len(p) for p in self._prefix_atoms})
         self._prefix_heads = {p[: self._prefix_lengths[0]] for p in self._prefix_atoms} if self._prefix_atoms else set()
         self._automaton = ahocorasick.Automaton()
@@ -896,8 +900,15 @@ class RuleSet:
         ctx = _Ctx(an)
         out: list[Match] = []
         tables = an.tables
+        rules = self._rules
         for i in sorted(an.candidates):
-            rule = self._rules[i]
+            rule = rules[i]
+            word = rule.word
+            if word is not None:  # the commonest rule: holds when its word is in the title or body
+                starts = tables[word[0]].get(word[1])
+                if starts is not None and starts[0] < _BODY_END:
+                    out.append(_word_match(rule.config, word, starts, ctx))
+                continue
             if rule.needs and not _present(rule.needs, tables):
                 continue
             if (rule.filtered and not _applies(rule, doc)) or not rule.root.holds(ctx):
@@ -988,7 +999,8 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
         return None
     root = rule.root
     if isinstance(root, _Leaf) and root.simple:  # one word (the commonest rule): see _word_match
-        return _word_match(rule, root, ctx)
+        word = _word(root)
+        return _word_match(config, word, ctx.tables[word[0]][word[1]], ctx)
     if isinstance(root, _Leaf):  # one term: its spans are already in text order, one per place
         found = [(span, root.label, root.entity) for span in root.spans(ctx)[:HITS_PER_TERM]]
     else:
@@ -998,15 +1010,22 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
     return Match(config.name, hits, snippet, highlights, config.priority)
 
 
-def _word_match(rule: _Rule, root: _Leaf, ctx: _Ctx) -> Match:
-    """_make_match() for a rule that is one word over the title and body, in one pass: its first positions
-    (sorted, title first) give its hits and which of them are in the body."""
+_Word = tuple[str, str, str, str | None, int]  # a one-word leaf's kind, key, label, entity and width
+
+
+def _word(root: _Leaf) -> _Word:
     unit = root.units[0]
-    label, entity, width = root.label, root.entity, root.width
+    return unit.kind, unit.key, root.label, root.entity, root.width
+
+
+def _word_match(config: RuleConfig, word: _Word, starts: list[int], ctx: _Ctx) -> Match:
+    """_make_match() for a rule that is one word over the title and body, in one pass: its first positions
+    ``starts`` (sorted, title first) give its hits and which of them are in the body."""
+    _, _, label, entity, width = word
     chars = ctx.an.chars
     hits = []
     in_title = 0
-    for p in ctx.tables[unit.kind][unit.key][:HITS_PER_TERM]:
+    for p in starts[:HITS_PER_TERM]:
         if p >= _BODY_END:
             break
         if p < FIELD_SPAN:
@@ -1016,7 +1035,7 @@ def _word_match(rule: _Rule, root: _Leaf, ctx: _Ctx) -> Match:
         hits.append(Hit(label, name, start, end, entity))
     in_text = in_title < len(hits)
     snippet, highlights = _cut(hits[in_title:] if in_text else hits, in_text, ctx)
-    return Match(rule.config.name, tuple(hits), snippet, highlights, rule.config.priority)
+    return Match(config.name, tuple(hits), snippet, highlights, config.priority)
 
 
 def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
