@@ -16,7 +16,7 @@ expression built from a rule runs over article text.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, compress, count, islice, pairwise
 from operator import and_
@@ -516,11 +516,17 @@ class _Near(_Node):
         self.distance = distance
 
     def spans(self, ctx: _Ctx) -> list[Span]:
+        return _sorted_unique(list(self._near(ctx)))
+
+    def holds(self, ctx: _Ctx) -> bool:
+        # the first pair near enough will do: a long article's spans are not all built (twice: collect asks too)
+        return next(self._near(ctx), None) is not None
+
+    def _near(self, ctx: _Ctx) -> Iterator[Span]:
         left, right = self.left.spans(ctx), self.right.spans(ctx)
         if not left or not right:
-            return []
+            return
         n = self.distance  # 0 or more
-        out: list[Span] = []
         i, count = 0, len(right)
         for a0, a1 in left:
             # the nearest right-hand spans on either side of a (spans are short, so neighbours suffice);
@@ -529,8 +535,7 @@ class _Near(_Node):
                 i += 1
             for b0, b1 in right[max(0, i - 2) : i + 2]:
                 if b0 - a1 <= n and a0 - b1 <= n and a0 // FIELD_SPAN == b0 // FIELD_SPAN:
-                    out.append((a0 if a0 < b0 else b0, a1 if a1 > b1 else b1))
-        return _sorted_unique(out)
+                    yield (a0 if a0 < b0 else b0, a1 if a1 > b1 else b1)
 
     def collect(self, ctx: _Ctx, out: list[tuple[Span, str, str | None]], limit: int | None = None) -> None:
         if self.holds(ctx):
