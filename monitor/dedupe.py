@@ -149,6 +149,7 @@ def _clean_query(query: str) -> str:
 # Near-duplicate fingerprints
 
 NUM_PERM = 64  # MinHash values per text
+MAX_PARAGRAPHS = 500  # per article, for furniture keys (SQLite caps bound parameters)
 BAND_ROWS = 4  # values per LSH band: 16 bands; a pair with 70 % word overlap shares a band 99 % of the time
 # One SHAKE-128 digest per word gives its 64 independent 32-bit hash values in one C call; the signature is
 # then a column-wise minimum (zip + min, also in C). About 3x faster than 64 universal hashes in Python.
@@ -230,7 +231,11 @@ def paragraphs(text: str) -> list[str]:
 
 def paragraph_key(feed_url: str, paragraph: str) -> int:
     """A signed 64-bit key for a paragraph of one feed: the same furniture recurs under different stories."""
-    data = (feed_url + "\n" + " ".join(tokens(paragraph))).encode("utf-8")
+    return _paragraph_key(feed_url, tokens(paragraph))
+
+
+def _paragraph_key(feed_url: str, words: list[str]) -> int:
+    data = (feed_url + "\n" + " ".join(words)).encode("utf-8")
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
@@ -239,6 +244,10 @@ def fingerprint(title: str, text: str, furniture: Collection[str] = ()) -> Finge
     words = [w for p in paragraphs(text) if p not in furniture for w in tokens(p)] if furniture else []
     if not words:
         words = tokens(text)
+    return _fingerprint(words, frozenset(tokens(title)))
+
+
+def _fingerprint(words: list[str], title: frozenset[str]) -> Fingerprint:
     distinct = set(words)
     if distinct:
         rows = [_SIGNATURE.unpack(hashlib.shake_128(w.encode("utf-8")).digest(_SIGNATURE.size)) for w in distinct]
@@ -246,7 +255,35 @@ def fingerprint(title: str, text: str, furniture: Collection[str] = ()) -> Finge
     else:
         minhash = (_EMPTY,) * NUM_PERM
     digest = hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
-    return Fingerprint(minhash, len(distinct), frozenset(tokens(title)), digest)
+    return Fingerprint(minhash, len(distinct), title, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class TextPrint:
+    """What an article's fingerprint needs from its text, computed where the text is extracted (an isolate
+    worker) so that the daemon's process only looks its furniture up: the keys of the first paragraphs and the
+    fingerprint with no furniture left out (``title`` empty: the pipeline picks the title)."""
+
+    keys: tuple[int, ...]  # paragraph_key of the first MAX_PARAGRAPHS paragraphs, in order
+    plain: Fingerprint
+
+    def fingerprint(self, title: str) -> Fingerprint:
+        """The fingerprint when none of the text's paragraphs is furniture."""
+        plain = self.plain
+        return Fingerprint(plain.minhash, plain.words, frozenset(tokens(title)), plain.content_hash)
+
+
+def text_print(feed_url: str, text: str) -> TextPrint:
+    """``paragraph_key`` of the first paragraphs and ``fingerprint("", text)``, each paragraph tokenised once.
+    (Words never span lines, so the paragraphs' words in order are the text's words.)"""
+    keys: list[int] = []
+    words: list[str] = []
+    for i, paragraph in enumerate(paragraphs(text)):
+        found = tokens(paragraph)
+        words += found
+        if i < MAX_PARAGRAPHS:
+            keys.append(_paragraph_key(feed_url, found))
+    return TextPrint(tuple(keys), _fingerprint(words, frozenset()))
 
 
 def jaccard(a: Sequence[int], b: Sequence[int]) -> float:

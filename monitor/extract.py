@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.dedupe import TextPrint, text_print
 from monitor.errors import ExtractError
 
 MIN_TEXT_CHARS = 20  # shorter than this is a stub, a cookie wall or an error page, not an article
@@ -56,11 +57,13 @@ class Extracted:
     text: str
     published: datetime | None
     language: str | None
+    prints: TextPrint | None = None  # dedupe.text_print(feed_url, text) when asked for
 
 
-def extract_article(html: bytes, url: str, metadata: bool = True) -> Extracted:
+def extract_article(html: bytes, url: str, metadata: bool = True, feed_url: str | None = None) -> Extracted:
     """Extract the main text of an article page. Raises ``ExtractError`` when there is no usable text.
-    ``metadata=False``: skip the page's title and date (``title`` is then empty, ``published`` None)."""
+    ``metadata=False``: skip the page's title and date (``title`` is then empty, ``published`` None).
+    ``feed_url``: also fingerprint the text for that feed (in the worker, off the daemon's process)."""
     from trafilatura import bare_extraction
     from trafilatura.utils import load_html
 
@@ -83,6 +86,7 @@ def extract_article(html: bytes, url: str, metadata: bool = True) -> Extracted:
         text=body,
         published=_published(getattr(doc, "date", None)),
         language=language or _script_language(body),
+        prints=text_print(feed_url, body) if feed_url is not None else None,
     )
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from monitor.cadence import Cadence, adaptive_interval, after_poll, server_ask
 from monitor.config import Config
-from monitor.dedupe import DedupePolicy, canonical_url
+from monitor.dedupe import DedupePolicy, TextPrint, canonical_url
 from monitor.errors import FetchError, MonitorError
 from monitor.extract import extract_article
 from monitor.fetch import Http, parse_max_age
@@ -109,18 +109,18 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
     by_key = dict(zip((e.key for e in parsed.entries), urls, strict=True))
     limit = asyncio.Semaphore(ARTICLE_CONCURRENCY)
 
-    async def build(entry: Entry) -> tuple[Article, list[Match]]:
+    async def build(entry: Entry) -> tuple[Article, list[Match], TextPrint | None]:
         async with limit:
-            article = await _article(entry, by_key.get(entry.key), feed, ctx)
+            article, prints = await _article(entry, by_key.get(entry.key), feed, ctx)
         # matched as soon as it is extracted, while the workers extract the others (not all at the end)
-        return article, _match(article, feed, ctx)
+        return article, _match(article, feed, ctx), prints
 
     built = await asyncio.gather(*(build(e) for e in fresh))
     dedupe = DedupePolicy(window=ctx.config.dedupe.window, threshold=ctx.config.dedupe.threshold)
     matched = alerts = 0
     with ctx.store.batch():  # one commit for the poll's articles; no await inside
-        for article, matches in built:
-            recorded = ctx.store.record_article(article, matches, ctx.targets_by_rule, now, dedupe)
+        for article, matches, prints in built:
+            recorded = ctx.store.record_article(article, matches, ctx.targets_by_rule, now, dedupe, prints)
             matched += bool(recorded.matched_rules)
             alerts += recorded.alerts
             for rule in recorded.matched_rules:
@@ -185,8 +185,9 @@ def next_interval(feed: FeedSpec, *, max_age: float | None = None, ttl_minutes: 
     return max(feed.interval, min(timedelta(seconds=asked), MAX_BACKOFF))
 
 
-async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) -> Article:
-    """The entry with its page's text; the feed's own summary stands in when the page fails."""
+async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) -> tuple[Article, TextPrint | None]:
+    """The entry with its page's text; the feed's own summary stands in when the page fails. With the page's
+    text comes its fingerprint, computed by the worker (the daemon's process fingerprints only summaries)."""
     link = entry.link or ""
     base = Article(
         url=url or f"urn:news-monitor:{hashlib.sha256((feed.url + entry.key).encode()).hexdigest()}",
@@ -203,7 +204,7 @@ async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) 
         extracted=False,
     )
     if not feed.full_text or not link:
-        return replace(base, extract_error=None if not feed.full_text else "entry has no link")
+        return replace(base, extract_error=None if not feed.full_text else "entry has no link"), None
     try:
         page = await ctx.http.fetch_page(link)
         # the page's own title and date only when the feed did not give them (27 % of an extraction's time)
@@ -213,13 +214,14 @@ async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) 
             page.body,
             page.final_url,
             metadata,
+            feed.url,
             budget=ctx.config.fetch.extract_budget.total_seconds(),
         )
     except MonitorError as error:
         reason = mask_secrets(str(error))
         event(log, "extract_fallback", logging.INFO, feed=feed.name, url=link, reason=reason)
-        return replace(base, extract_error=reason)
-    return replace(
+        return replace(base, extract_error=reason), None
+    article = replace(
         base,
         title=entry.title or extracted.title or "",
         text=extracted.text,
@@ -227,6 +229,7 @@ async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) 
         language=extracted.language or entry.language,
         extracted=True,
     )
+    return article, extracted.prints
 
 
 def _match(article: Article, feed: FeedSpec, ctx: Context) -> list[Match]:

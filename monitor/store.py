@@ -23,8 +23,10 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.dedupe import (
+    MAX_PARAGRAPHS,
     DedupePolicy,
     Fingerprint,
+    TextPrint,
     fingerprint,
     paragraph_key,
     paragraphs,
@@ -160,7 +162,6 @@ def m002_dedupe(db: sqlite_utils.Database) -> None:
     )
 
 
-_MAX_PARAGRAPHS = 500  # per article, for furniture keys (SQLite caps bound parameters)
 _MAX_CANDIDATES = 200  # stories compared per article; the newest win if a band is very crowded
 
 
@@ -402,11 +403,13 @@ class Store:
         targets: Mapping[str, Sequence[str]],
         now: datetime,
         dedupe: DedupePolicy | None = None,
+        prints: TextPrint | None = None,
     ) -> Recorded:
         """Store an article, its story, its new matches and their alerts in one transaction.
 
         The article joins a story seen within ``dedupe.window`` when it carries the same text (exact content
-        hash, or near-duplicate by MinHash); then only rules new to that story alert."""
+        hash, or near-duplicate by MinHash); then only rules new to that story alert. ``prints``:
+        ``text_print(article.feed_url, article.text)`` when the worker that extracted the text computed it."""
         policy = dedupe or DedupePolicy()
         stamp = _iso(now)
         with self.transaction() as conn:
@@ -421,7 +424,7 @@ class Store:
                     (article.feed_url, article.entry_key, existing[0], stamp),
                 )
                 return Recorded(existing[0], existing[1], False, False, (), 0)
-            fp, keys = self._fingerprint(conn, article)
+            fp, keys = self._fingerprint(conn, article, prints)
             found = self._find_story(conn, fp, _iso(now - policy.window), policy)
             if found is None:
                 story_id = conn.execute(
@@ -480,18 +483,27 @@ class Store:
             return Recorded(article_id, story_id, True, found is None, matched, alerts)
 
     @staticmethod
-    def _fingerprint(conn: sqlite3.Connection, article: Article) -> tuple[Fingerprint, list[int]]:
+    def _fingerprint(
+        conn: sqlite3.Connection, article: Article, prints: TextPrint | None
+    ) -> tuple[Fingerprint, list[int]]:
         """The article's fingerprint without its feed's known furniture, and its paragraph keys."""
         text = article.text or article.summary
-        keyed = {paragraph_key(article.feed_url, p): p for p in paragraphs(text)[:_MAX_PARAGRAPHS]}
-        furniture: set[str] = set()
-        if keyed:
+        if prints is None:
+            keyed = {paragraph_key(article.feed_url, p): p for p in paragraphs(text)[:MAX_PARAGRAPHS]}
+            keys = list(keyed)
+        else:
+            keys = list(dict.fromkeys(prints.keys))
+        found: list[int] = []
+        if keys:
             rows = conn.execute(
-                f"SELECT key FROM furniture WHERE stories >= 2 AND key IN ({', '.join('?' * len(keyed))})",
-                list(keyed),
+                f"SELECT key FROM furniture WHERE stories >= 2 AND key IN ({', '.join('?' * len(keys))})", keys
             )
-            furniture = {keyed[key] for (key,) in rows}
-        return fingerprint(article.title, text, furniture), list(keyed)
+            found = [key for (key,) in rows]
+        if prints is not None and not found:
+            return prints.fingerprint(article.title), keys
+        if prints is not None:  # furniture: the paragraphs behind the keys (the worker sent keys, not text)
+            keyed = dict(zip(prints.keys, paragraphs(text), strict=False))
+        return fingerprint(article.title, text, {keyed[key] for key in found}), keys
 
     @staticmethod
     def _find_story(conn: sqlite3.Connection, fp: Fingerprint, since: str | None, policy: DedupePolicy) -> int | None:

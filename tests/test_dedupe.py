@@ -7,13 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.dedupe import (
+    MAX_PARAGRAPHS,
     DedupePolicy,
     canonical_url,
     containment,
     fingerprint,
     paragraph_key,
+    paragraphs,
     same_story,
     signature_from_bytes,
+    text_print,
 )
 
 
@@ -146,3 +149,11 @@ def test_fingerprint_is_stable_and_serialises() -> None:
 def test_cjk_text_has_tokens() -> None:
     fp = fingerprint("レアアース", "日本と米国はレアアースの協定に署名した。")
     assert fp.words > 5
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300), st.text(max_size=20))
+@settings(max_examples=300)
+def test_text_print_is_the_fingerprint_and_the_paragraph_keys(text: str, title: str) -> None:
+    prints = text_print("https://a.example/feed", text)
+    assert prints.fingerprint(title) == fingerprint(title, text)
+    assert prints.keys == tuple(paragraph_key("https://a.example/feed", p) for p in paragraphs(text)[:MAX_PARAGRAPHS])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import RetentionConfig
-from monitor.dedupe import DedupePolicy, canonical_url
+from monitor.dedupe import DedupePolicy, canonical_url, text_print
 from monitor.store import Store
 from monitor.types import Article, Entry, Match
 
@@ -138,3 +138,29 @@ def test_prune_forgets_paragraphs_seen_once(store: Store) -> None:
 def test_band_lookup_is_indexed(store: Store) -> None:
     assert any(ix.columns == ["band", "seen"] for ix in store.db["article_bands"].indexes)
     assert any(ix.columns == ["content_hash", "fetched"] for ix in store.db["articles"].indexes)
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_prints_from_the_worker_store_what_the_store_would_compute(tmp_path: Path, learned: bool) -> None:
+    footer = "Subscribe to the Harbour Daily business newsletter for market moving headlines every single morning."
+    items = [article(1, "Pact", [*WIRE, footer]), article(2, "Refinery", [*OTHER, footer])]
+    items.append(article(3, "Port strike", ["Dock workers in Rotterdam ended their strike.", footer, footer]))
+    rows = []
+    for with_prints in (False, True):
+        s = Store.open(tmp_path / f"{with_prints}.db")
+        try:
+            for a in items if learned else items[-1:]:
+                prints = text_print(a.feed_url, a.text) if with_prints else None
+                s.record_article(a, [], TARGETS, NOW, None, prints)
+            rows.append(
+                (
+                    s._query("SELECT url, story_id, content_hash, words, minhash FROM articles ORDER BY id"),
+                    s._query("SELECT key, story_id, stories FROM furniture ORDER BY key"),
+                )
+            )
+        finally:
+            s.close()
+    assert rows[0] == rows[1]
+    assert rows[0][1]  # the paragraphs were keyed
+    if learned:  # the footer became furniture (two stories) and was left out of the third article
+        assert any(r["stories"] >= 2 for r in rows[0][1])
