@@ -266,6 +266,7 @@ class TextPrint:
 
     keys: tuple[int, ...]  # paragraph_key of the first MAX_PARAGRAPHS paragraphs, in order
     plain: Fingerprint
+    bands: tuple[int, ...]  # plain.bands()
 
     def fingerprint(self, title: str) -> Fingerprint:
         """The fingerprint when none of the text's paragraphs is furniture."""
@@ -283,7 +284,8 @@ def text_print(feed_url: str, text: str) -> TextPrint:
         words += found
         if i < MAX_PARAGRAPHS:
             keys.append(_paragraph_key(feed_url, found))
-    return TextPrint(tuple(keys), _fingerprint(words, frozenset()))
+    plain = _fingerprint(words, frozenset())
+    return TextPrint(tuple(keys), plain, tuple(plain.bands()))
 
 
 def jaccard(a: Sequence[int], b: Sequence[int]) -> float:

@@ -424,8 +424,8 @@ class Store:
                     (article.feed_url, article.entry_key, existing[0], stamp),
                 )
                 return Recorded(existing[0], existing[1], False, False, (), 0)
-            fp, keys = self._fingerprint(conn, article, prints)
-            found = self._find_story(conn, fp, _iso(now - policy.window), policy)
+            fp, keys, bands = self._fingerprint(conn, article, prints)
+            found = self._find_story(conn, fp, bands, _iso(now - policy.window), policy)
             if found is None:
                 story_id = conn.execute(
                     "INSERT INTO stories (title, created, updated, sources) VALUES (?, ?, ?, 1)",
@@ -467,7 +467,7 @@ class Store:
                 )
             conn.executemany(
                 "INSERT INTO article_bands (band, seen, article_id) VALUES (?, ?, ?)",
-                [(band, stamp, article_id) for band in fp.bands()],
+                [(band, stamp, article_id) for band in bands],
             )
             conn.executemany(
                 "INSERT INTO furniture (key, story_id, seen) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
@@ -485,8 +485,8 @@ class Store:
     @staticmethod
     def _fingerprint(
         conn: sqlite3.Connection, article: Article, prints: TextPrint | None
-    ) -> tuple[Fingerprint, list[int]]:
-        """The article's fingerprint without its feed's known furniture, and its paragraph keys."""
+    ) -> tuple[Fingerprint, list[int], Sequence[int]]:
+        """The article's fingerprint without its feed's known furniture, its paragraph keys and its bands."""
         text = article.text or article.summary
         if prints is None:
             keyed = {paragraph_key(article.feed_url, p): p for p in paragraphs(text)[:MAX_PARAGRAPHS]}
@@ -500,13 +500,16 @@ class Store:
             )
             found = [key for (key,) in rows]
         if prints is not None and not found:
-            return prints.fingerprint(article.title), keys
+            return prints.fingerprint(article.title), keys, prints.bands
         if prints is not None:  # furniture: the paragraphs behind the keys (the worker sent keys, not text)
             keyed = dict(zip(prints.keys, paragraphs(text), strict=False))
-        return fingerprint(article.title, text, {keyed[key] for key in found}), keys
+        fp = fingerprint(article.title, text, {keyed[key] for key in found})
+        return fp, keys, fp.bands()
 
     @staticmethod
-    def _find_story(conn: sqlite3.Connection, fp: Fingerprint, since: str | None, policy: DedupePolicy) -> int | None:
+    def _find_story(
+        conn: sqlite3.Connection, fp: Fingerprint, bands: Sequence[int], since: str | None, policy: DedupePolicy
+    ) -> int | None:
         """The story seen since ``since`` whose article best contains this text (or is contained in it)."""
         if fp.words >= policy.min_words:
             row = conn.execute(
@@ -515,7 +518,6 @@ class Store:
             ).fetchone()
             if row is not None:
                 return int(row[0])
-        bands = fp.bands()
         if not bands:
             return None
         candidates = conn.execute(

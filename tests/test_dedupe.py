@@ -156,4 +156,5 @@ def test_cjk_text_has_tokens() -> None:
 def test_text_print_is_the_fingerprint_and_the_paragraph_keys(text: str, title: str) -> None:
     prints = text_print("https://a.example/feed", text)
     assert prints.fingerprint(title) == fingerprint(title, text)
+    assert list(prints.bands) == fingerprint(title, text).bands()
     assert prints.keys == tuple(paragraph_key("https://a.example/feed", p) for p in paragraphs(text)[:MAX_PARAGRAPHS])
