@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import struct
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +20,7 @@ from monitor.dedupe import (
     same_story,
     signature_from_bytes,
     text_print,
+    tokens,
 )
 
 
@@ -158,3 +162,13 @@ def test_text_print_is_the_fingerprint_and_the_paragraph_keys(text: str, title: 
     assert prints.fingerprint(title) == fingerprint(title, text)
     assert list(prints.bands) == fingerprint(title, text).bands()
     assert prints.keys == tuple(paragraph_key("https://a.example/feed", p) for p in paragraphs(text)[:MAX_PARAGRAPHS])
+
+
+@given(st.lists(st.text(min_size=1, max_size=12), max_size=60))
+def test_minhash_is_the_column_minimum_of_each_words_shake_digest(words: list[str]) -> None:
+    # stored signatures must keep their values: the reference is one big-endian unpack per distinct word
+    text = "\n".join(words)
+    distinct = set(tokens(text))
+    rows = [struct.unpack(">64I", hashlib.shake_128(w.encode("utf-8")).digest(256)) for w in distinct]
+    expected = tuple(map(min, zip(*rows, strict=True))) if rows else (0xFFFFFFFF,) * 64
+    assert fingerprint("", text).minhash == expected
