@@ -99,6 +99,7 @@ async def _once(config: Config, store: Store, feed_name: str | None) -> list[Pol
             results: list[PollResult] = await asyncio.gather(*(one(f) for f in feeds))
         finally:
             progress(None)
+        store.flush_feed_states()  # written before the alerts go out, not only when the store closes
         await deliver_due(store, ctx.notifier, _now(), config)
         return results
     finally:

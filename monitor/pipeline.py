@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from monitor.cadence import Cadence, adaptive_interval, after_poll, server_ask
 from monitor.config import Config
 from monitor.dedupe import DedupePolicy, TextPrint, canonical_url
-from monitor.errors import FetchError, MonitorError
+from monitor.errors import FetchError, MonitorError, StorageError
 from monitor.extract import extract_article
 from monitor.fetch import Http, parse_max_age
 from monitor.isolate import Isolator
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=24)
 ARTICLE_CONCURRENCY = 8  # pages fetched at once for one feed
+# A routine feed state (a success after a success) is written with the others that finish within this many
+# seconds, one transaction for all (Store.defer_feed_state): a crash loses at most this much bookkeeping.
+FEED_STATE_DELAY = 0.25
 
 
 @dataclass(frozen=True)
@@ -258,24 +261,34 @@ async def _succeeded(
     recovered = state.broken_notified and await _feed_notice(
         feed, ctx, f"Feed recovered: {feed.name}", f"{feed.url} works again after {state.failures} failed polls."
     )
-    ctx.store.save_feed_state(
-        replace(
-            state,
-            etag=etag or state.etag,
-            last_modified=last_modified or state.last_modified,
-            body_hash=body_hash or state.body_hash,
-            failures=0,
-            last_error=None,
-            last_polled=now,
-            last_success=now,
-            next_poll=now + interval,
-            retry_after=None,
-            broken_notified=state.broken_notified and not recovered,
-            cadence_entries=rhythm.entries,
-            cadence_seconds=rhythm.seconds,
-        ),
-        name=feed.name,
+    new_state = replace(
+        state,
+        etag=etag or state.etag,
+        last_modified=last_modified or state.last_modified,
+        body_hash=body_hash or state.body_hash,
+        failures=0,
+        last_error=None,
+        last_polled=now,
+        last_success=now,
+        next_poll=now + interval,
+        retry_after=None,
+        broken_notified=state.broken_notified and not recovered,
+        cadence_entries=rhythm.entries,
+        cadence_seconds=rhythm.seconds,
     )
+    if state.failures or state.broken_notified:
+        # a recovery: written now, so a restart neither counts old failures again nor repeats the notice
+        ctx.store.save_feed_state(new_state, name=feed.name)
+    elif ctx.store.defer_feed_state(new_state, name=feed.name):
+        # Routine bookkeeping (any articles are already committed): lost in a crash, the next poll redoes it.
+        asyncio.get_running_loop().call_later(FEED_STATE_DELAY, _flush_feed_states, ctx.store)
+
+
+def _flush_feed_states(store: Store) -> None:
+    try:
+        store.flush_feed_states()
+    except StorageError as e:  # bookkeeping only: the next poll of each feed writes its state again
+        event(log, "feed_state_flush_failed", logging.WARNING, error=str(e))
 
 
 async def _failed(feed: FeedSpec, state: FeedState, error: MonitorError, ctx: Context, now: datetime) -> PollResult:

@@ -199,6 +199,48 @@ def _dt(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_FEED_COLUMNS = (
+    "url",
+    "name",
+    "etag",
+    "last_modified",
+    "body_hash",
+    "failures",
+    "last_error",
+    "last_polled",
+    "last_success",
+    "next_poll",
+    "retry_after",
+    "broken_notified",
+    "cadence_entries",
+    "cadence_seconds",
+)
+_SAVE_FEED = (
+    f"INSERT INTO feeds ({', '.join(_FEED_COLUMNS)}) VALUES ({', '.join('?' * len(_FEED_COLUMNS))})"
+    f" ON CONFLICT(url) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _FEED_COLUMNS[1:])}"
+)
+
+
+def _feed_row(state: FeedState, name: str) -> tuple[Any, ...]:
+    """A feed state as ``_SAVE_FEED``'s parameters, in ``_FEED_COLUMNS`` order."""
+    return (
+        state.url,
+        name,
+        state.etag,
+        state.last_modified,
+        state.body_hash,
+        state.failures,
+        state.last_error,
+        _iso(state.last_polled),
+        _iso(state.last_success),
+        _iso(state.next_poll),
+        _iso(state.retry_after),
+        int(state.broken_notified),
+        state.cadence_entries,
+        state.cadence_seconds,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """What ``record_article`` wrote."""
@@ -225,6 +267,7 @@ class Store:
     def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
         self.db = db
         self.path = path
+        self._deferred: dict[str, tuple[FeedState, str]] = {}  # url → (state, name) for defer_feed_state
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -243,7 +286,10 @@ class Store:
         return cls(db, path)
 
     def close(self) -> None:
-        self.db.conn.close()
+        try:
+            self.flush_feed_states()
+        finally:
+            self.db.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -306,6 +352,9 @@ class Store:
     # -- feeds ---------------------------------------------------------------------------------------------
 
     def get_feed_state(self, url: str) -> FeedState:
+        deferred = self._deferred.get(url)
+        if deferred is not None:
+            return deferred[0]
         rows = self._query("SELECT * FROM feeds WHERE url = ?", (url,))
         if not rows:
             return FeedState(url=url)
@@ -327,33 +376,39 @@ class Store:
         )
 
     def save_feed_state(self, state: FeedState, *, name: str) -> None:
-        row = {
-            "url": state.url,
-            "name": name,
-            "etag": state.etag,
-            "last_modified": state.last_modified,
-            "body_hash": state.body_hash,
-            "failures": state.failures,
-            "last_error": state.last_error,
-            "last_polled": _iso(state.last_polled),
-            "last_success": _iso(state.last_success),
-            "next_poll": _iso(state.next_poll),
-            "retry_after": _iso(state.retry_after),
-            "broken_notified": int(state.broken_notified),
-            "cadence_entries": state.cadence_entries,
-            "cadence_seconds": state.cadence_seconds,
-        }
-        cols = ", ".join(row)
-        marks = ", ".join(f":{k}" for k in row)
-        updates = ", ".join(f"{k} = excluded.{k}" for k in row if k != "url")
+        """Written now, in its own transaction (a deferred older state of the feed is dropped)."""
+        self._deferred.pop(state.url, None)
         with self.transaction() as conn:
-            conn.execute(f"INSERT INTO feeds ({cols}) VALUES ({marks}) ON CONFLICT(url) DO UPDATE SET {updates}", row)
+            conn.execute(_SAVE_FEED, _feed_row(state, name))
+
+    def defer_feed_state(self, state: FeedState, *, name: str) -> bool:
+        """Queue a routine feed state (a poll's bookkeeping: validators, times, cadence) for
+        ``flush_feed_states``, which writes all queued states in one transaction: one commit for hundreds of
+        304s instead of one each. This store's reads see it at once. True when the queue was empty: the caller
+        arranges a flush. A crash before the flush loses only this bookkeeping, which the next poll re-derives
+        (at worst the feed is fetched once more); not for state whose loss could repeat a notice (failures,
+        broken_notified) or mark a body as processed before its articles are stored."""
+        first = not self._deferred
+        self._deferred[state.url] = (state, name)
+        return first
+
+    def flush_feed_states(self) -> int:
+        """Write the deferred feed states in one transaction; returns how many."""
+        if not self._deferred:
+            return 0
+        rows = [_feed_row(state, name) for state, name in self._deferred.values()]
+        self._deferred.clear()
+        with self.transaction() as conn:
+            conn.executemany(_SAVE_FEED, rows)
+        return len(rows)
 
     def failing_feeds(self) -> int:
+        self.flush_feed_states()
         return int(self._query("SELECT count(*) AS n FROM feeds WHERE failures > 0")[0]["n"])
 
     def feed_rows(self) -> list[dict[str, Any]]:
         """Feed health for ``status``: validators are left out."""
+        self.flush_feed_states()
         return self._query(
             "SELECT f.url, f.name, f.failures, f.last_error, f.last_polled, f.last_success, f.next_poll,"
             " (SELECT count(*) FROM articles a WHERE a.feed_url = f.url) AS articles FROM feeds f ORDER BY f.name"
@@ -759,6 +814,7 @@ class Store:
 
     def feed_status(self, now: datetime) -> list[dict[str, Any]]:
         """Per feed: health columns and the items stored in the last 7 days."""
+        self.flush_feed_states()
         return self._query(
             "SELECT f.url, f.name, f.failures, f.last_error, f.last_polled, f.last_success, f.next_poll,"
             " (SELECT count(*) FROM articles a WHERE a.feed_url = f.url AND a.fetched >= ?) AS items_7d"

@@ -98,3 +98,32 @@ def test_next_interval_never_below_the_server_ask() -> None:
     assert next_interval(feed, max_age=1800) == timedelta(minutes=30)
     assert next_interval(feed, ttl_minutes=1) == timedelta(minutes=5)
     assert next_interval(feed, max_age=10**9) == timedelta(hours=24)
+
+
+def test_a_routine_feed_state_is_committed_soon_without_closing_the_store(
+    tmp_path: Path, httpserver: HTTPServer, webhook: Webhook, isolator: Isolator
+) -> None:
+    config = _config(tmp_path, httpserver.url_for("/feed.xml"), webhook)
+    body = RSS.format(base=httpserver.url_for("").rstrip("/"), ttl=1)
+    httpserver.expect_request("/feed.xml").respond_with_data(body, content_type="application/rss+xml")
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+
+    async def poll_then_read() -> datetime | None:
+        store = Store.open(config.database_path())
+        other = Store.open(config.database_path())
+        http = Http(config.fetch, timeout=5, concurrency=4)
+        try:
+            ctx = build_context(config, store, http, isolator, lambda: now)
+            result = await poll_feed(config.feed_specs()[0], ctx)
+            assert result.status == "ok"
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while other.get_feed_state(result.feed.url).last_polled is None and loop.time() < deadline:
+                await asyncio.sleep(0.02)  # the flush runs on this loop, FEED_STATE_DELAY after the poll
+            return other.get_feed_state(result.feed.url).last_polled
+        finally:
+            await http.close()
+            other.close()
+            store.close()
+
+    assert asyncio.run(poll_then_read()) == now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -111,6 +112,34 @@ def test_feed_state_round_trip(store: Store) -> None:
     store.save_feed_state(state, name="Wire")
     assert store.get_feed_state(FEED) == state
     assert store.failing_feeds() == 1
+
+
+def test_deferred_feed_states_are_read_at_once_and_written_together(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    store = Store.open(path)
+    first = FeedState(url=FEED, etag='"v1"', last_polled=NOW, next_poll=NOW + timedelta(minutes=10))
+    other_url = "https://other.example/rss"
+    assert store.defer_feed_state(first, name="Wire") is True  # the queue was empty: the caller flushes
+    assert store.defer_feed_state(FeedState(url=other_url, etag='"o"'), name="Other") is False
+    assert store.get_feed_state(FEED) == first
+    other = Store.open(path)
+    try:
+        assert other.get_feed_state(FEED) == FeedState(url=FEED)  # not committed yet
+        assert store.flush_feed_states() == 2
+        assert other.get_feed_state(FEED) == first
+        assert other.get_feed_state(other_url).etag == '"o"'
+        assert store.flush_feed_states() == 0
+        # a state written now supersedes a deferred one: a later flush does not bring the old one back
+        store.defer_feed_state(replace(first, etag='"v2"'), name="Wire")
+        store.save_feed_state(replace(first, failures=1, last_error="HTTP 503"), name="Wire")
+        assert store.flush_feed_states() == 0
+        assert other.get_feed_state(FEED).failures == 1
+        # closing writes what is still deferred
+        store.defer_feed_state(replace(first, etag='"v3"'), name="Wire")
+        store.close()
+        assert other.get_feed_state(FEED).etag == '"v3"'
+    finally:
+        other.close()
 
 
 def test_batch_commits_once_and_a_failed_write_inside_rolls_back_alone(store: Store, tmp_path: Path) -> None:
