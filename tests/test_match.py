@@ -229,7 +229,7 @@ def test_syntax_errors(query: str, column: int, words: str) -> None:
 def test_unknown_entity_suggests_the_close_one() -> None:
     err = compile_error("@APCE AND summit")
     assert "unknown entity @APCE" in err.message
-    assert err.column == 1 and err.expected == "did you mean @APEC?"
+    assert err.column == 1 and err.expected == "@APEC (the closest known entity)"
 
 
 def test_empty_query() -> None:

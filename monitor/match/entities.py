@@ -27,10 +27,11 @@ def resolve_entity(name: str, entities: Mapping[str, EntityConfig]) -> str | Non
 def suggest_entity(name: str, entities: Mapping[str, EntityConfig]) -> str:
     close = difflib.get_close_matches(name, list(entities), n=1)
     if close:
-        return f"did you mean @{_quote(close[0])}?"
+        return f"@{_quote(close[0])} (the closest known entity)"
     if not entities:
-        return "no entities are defined (add them under entities: or include a pack from config/entities/)"
-    return f"known: {', '.join('@' + _quote(e) for e in sorted(entities)[:8])}{' ...' if len(entities) > 8 else ''}"
+        return "an entity defined under entities: (none are; include a pack from config/entities/)"
+    listed = ", ".join("@" + _quote(e) for e in sorted(entities)[:8])
+    return f"one of {listed}{' ...' if len(entities) > 8 else ''}"
 
 
 def entity_aliases(name: str, entity: EntityConfig) -> list[tuple[str, tuple[Unit, ...]]]:
