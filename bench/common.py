@@ -158,26 +158,22 @@ def _serve(conn: Any, feeds: int, items: int) -> None:
     asyncio.run(main())
 
 
-class FeedServer:
-    """The loopback feed server in a child process; a context manager."""
+class _ChildServer:
+    """A loopback server running in a child process (so it does not take the measured process's CPU)."""
 
-    def __init__(self, feeds: int = 1000, items: int = 27) -> None:
-        self.feeds = feeds
-        self.items = items
-        self.port = 0
-        self.mean_bytes = 0.0
-        self._process: multiprocessing.process.BaseProcess | None = None
+    port = 0
+    _process: multiprocessing.process.BaseProcess | None = None
 
-    def __enter__(self) -> FeedServer:
+    def _start(self, target: Any, args: tuple[Any, ...], timeout: float) -> Any:
+        """Start ``target(child_conn, *args)``; return what it sends once it listens."""
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child, self.feeds, self.items), daemon=True)
+        self._process = ctx.Process(target=target, args=(child, *args), daemon=True)
         self._process.start()
-        if not parent.poll(120):
+        if not parent.poll(timeout):
             self.close()
-            raise RuntimeError("feed server did not start within 120 s")
-        self.port, self.mean_bytes = parent.recv()
-        return self
+            raise RuntimeError(f"{type(self).__name__} did not start within {timeout:g} s")
+        return parent.recv()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -191,6 +187,19 @@ class FeedServer:
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+class FeedServer(_ChildServer):
+    """The loopback feed server in a child process; a context manager."""
+
+    def __init__(self, feeds: int = 1000, items: int = 27) -> None:
+        self.feeds = feeds
+        self.items = items
+        self.mean_bytes = 0.0
+
+    def __enter__(self) -> FeedServer:
+        self.port, self.mean_bytes = self._start(_serve, (self.feeds, self.items), 120)
+        return self
 
     def feed_urls(self) -> list[str]:
         return [f"{self.base}/feed/{i}.xml" for i in range(self.feeds)]
@@ -241,38 +250,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class StaticServer:
+class StaticServer(_ChildServer):
     """Serve fixed files from a child process (optionally pinned to one CPU) on ``port`` (see free_port)."""
 
     def __init__(self, files: dict[str, tuple[bytes, str]], port: int, cpu: int | None = None) -> None:
         self.files = files
         self.cpu = cpu
         self.port = port
-        self._process: multiprocessing.process.BaseProcess | None = None
 
     def __enter__(self) -> StaticServer:
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve_static, args=(child, self.files, self.port, self.cpu), daemon=True)
-        self._process.start()
-        if not parent.poll(60):
-            self.close()
-            raise RuntimeError("static server did not start within 60 s")
-        self.port = parent.recv()
+        self.port = self._start(_serve_static, (self.files, self.port, self.cpu), 60)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.join(5)
-            self._process = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 # ---------------------------------------------------------------------------------------------------------
