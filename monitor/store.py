@@ -188,6 +188,13 @@ def m005_furniture_seen(db: sqlite_utils.Database) -> None:
     db.table("furniture").add_column("seen", str)
 
 
+@migrations()
+def m006_health_probe(db: sqlite_utils.Database) -> None:
+    # One row that /healthz rewrites to prove the database takes writes (a schema change belongs here, not
+    # in the probe). IF NOT EXISTS: databases from before this migration may have it from the probe already.
+    db.execute("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT)")
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value is not None else None
 
@@ -801,7 +808,6 @@ class Store:
     def probe_write(self, now: datetime) -> None:
         """One real committed write, for /healthz: a full disk or a read-only file fails here."""
         with self.transaction() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT)")
             conn.execute("INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)", (_iso(now),))
 
     def size_bytes(self) -> int:
