@@ -107,6 +107,7 @@ class PollConfig(Model):
     adaptive: bool = True
     min_interval: Duration = timedelta(minutes=5)
     max_interval: Duration = timedelta(hours=6)
+    backlog: Duration = timedelta(days=1)
 
 
 class FetchConfig(Model):

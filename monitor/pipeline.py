@@ -110,6 +110,9 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
     urls = [canonical_url(e.link) if e.link else None for e in parsed.entries]
     fresh = ctx.store.unseen_entries(feed.url, parsed.entries, urls)
     by_key = dict(zip((e.key for e in parsed.entries), urls, strict=True))
+    unseen = len(fresh)
+    if state.last_success is None:
+        fresh = _archive(feed, fresh, by_key, ctx, now)
     limit = asyncio.Semaphore(ARTICLE_CONCURRENCY)
 
     async def build(entry: Entry) -> tuple[Article, list[Match], TextPrint | None]:
@@ -128,7 +131,7 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
             alerts += recorded.alerts
             for rule in recorded.matched_rules:
                 event(log, "article_matched", rule=rule, feed=feed.name, title=article.title[:120], url=article.link)
-    interval, rhythm = _schedule(feed, state, ctx, now, len(fresh), max_age=max_age, ttl_minutes=parsed.ttl_minutes)
+    interval, rhythm = _schedule(feed, state, ctx, now, unseen, max_age=max_age, ttl_minutes=parsed.ttl_minutes)
     await _succeeded(
         feed,
         state,
@@ -149,6 +152,21 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
         alerts=alerts,
         next_interval=interval,
     )
+
+
+def _archive(
+    feed: FeedSpec, fresh: list[Entry], urls: Mapping[str, str | None], ctx: Context, now: datetime
+) -> list[Entry]:
+    """A feed's first poll: record entries dated before ``poll.backlog`` as seen, unmatched; return the rest.
+    Undated entries are kept: their age is unknown, and a missed alert costs more than a stale one."""
+    cutoff = now - ctx.config.poll.backlog
+    old = [e for e in fresh if e.published is not None and e.published < cutoff]
+    if not old:
+        return fresh
+    ctx.store.remember_entries(feed.url, feed.name, old, [urls.get(e.key) for e in old], now)
+    event(log, "feed_archived", feed=feed.name, entries=len(old), older_than=cutoff.isoformat(timespec="minutes"))
+    archived = {id(e) for e in old}
+    return [e for e in fresh if id(e) not in archived]
 
 
 def _schedule(

@@ -195,6 +195,10 @@ def m006_health_probe(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT)")
 
 
+# entries.key prefix for an archived entry's canonical link (a URL has no space, so no link key is a URL)
+_LINK_KEY = "link "
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value is not None else None
 
@@ -429,7 +433,8 @@ class Store:
         ``urls`` are the entries' canonical links (None where an entry has no link), in the same order."""
         if not entries:
             return []
-        keys = [e.key for e in entries]
+        # an archived entry (remember_entries) is also known by its link, under _LINK_KEY
+        keys = [e.key for e in entries] + [_LINK_KEY + u for u in urls if u]
         seen_keys = {
             r["key"]
             for r in self._query(
@@ -450,13 +455,36 @@ class Store:
         batch: set[str] = set()
         for entry, url in zip(entries, urls, strict=True):
             # A feed that re-serves an item, repeats a GUID, or churns GUIDs on the same link is not new.
-            if entry.key in seen_keys or entry.key in batch or (url and (url in seen_urls or url in batch)):
+            if (
+                entry.key in seen_keys
+                or entry.key in batch
+                or (url and (url in seen_urls or url in batch or _LINK_KEY + url in seen_keys))
+            ):
                 continue
             batch.add(entry.key)
             if url:
                 batch.add(url)
             out.append(entry)
         return out
+
+    def remember_entries(
+        self, feed_url: str, feed_name: str, entries: Sequence[Entry], urls: Sequence[str | None], now: datetime
+    ) -> None:
+        """Mark entries as seen without storing them as articles (a new feed's archive). Later polls of this
+        feed skip them, by key or by canonical link (``urls``, in the same order) when the feed churns its
+        GUIDs; another feed's copy of the same story is still news, since none of them alerted."""
+        if not entries:
+            return
+        stamp = _iso(now)
+        keys = [e.key for e in entries] + [_LINK_KEY + u for u in urls if u]
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO feeds (url, name) VALUES (?, ?) ON CONFLICT(url) DO NOTHING", (feed_url, feed_name)
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO entries (feed_url, key, article_id, first_seen) VALUES (?, ?, NULL, ?)",
+                [(feed_url, key, stamp) for key in keys],
+            )
 
     def record_article(
         self,
@@ -911,6 +939,7 @@ class Store:
                 f" AND id NOT IN ({held}))",
                 (row_cutoff,),
             )
+            conn.execute("DELETE FROM entries WHERE article_id IS NULL AND first_seen < ?", (row_cutoff,))
             articles = conn.execute(
                 f"DELETE FROM articles WHERE fetched < ? AND id NOT IN ({held})", (row_cutoff,)
             ).rowcount

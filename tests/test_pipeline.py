@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,50 @@ def test_a_routine_feed_state_is_committed_soon_without_closing_the_store(
             store.close()
 
     assert asyncio.run(poll_then_read()) == now
+
+
+def _item(base: str, guid: str, title: str, published: datetime | None) -> str:
+    date = f"<pubDate>{format_datetime(published)}</pubDate>" if published else ""
+    return (
+        f"<item><title>{title}</title><link>{base}/{title.split()[0].lower()}</link><guid>{guid}</guid>{date}"
+        f"<description>{title}: lithium producers raised output.</description></item>"
+    )
+
+
+def test_a_new_feed_archives_its_old_entries_and_matches_the_rest(
+    tmp_path: Path, httpserver: HTTPServer, webhook: Webhook, isolator: Isolator
+) -> None:
+    config = _config(tmp_path, httpserver.url_for("/feed.xml"), webhook)
+    assert config.poll.backlog == timedelta(days=1)
+    base = httpserver.url_for("").rstrip("/")
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+    def serve(*items: str) -> None:
+        httpserver.clear()
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{"".join(items)}</channel></rss>'
+        httpserver.expect_request("/feed.xml").respond_with_data(body, content_type="application/rss+xml")
+
+    archive = _item(base, "g1", "Archive story", now - timedelta(days=3))
+    serve(
+        archive,
+        _item(base, "g2", "Recent story", now - timedelta(hours=2)),
+        _item(base, "g3", "Undated story", None),
+    )
+    first = asyncio.run(_poll(config, isolator, now))
+    assert (first.status, first.new, first.alerts) == ("ok", 2, 2)  # the archive is recorded, not matched
+
+    # Later polls: the archived item under a churned GUID is still known by its link; an item dated before
+    # the backlog that appears now is news all the same (only a feed's first poll has an archive).
+    serve(
+        _item(base, "g1-churned", "Archive story", now - timedelta(days=3)),
+        _item(base, "g4", "Late story", now - timedelta(days=5)),
+    )
+    second = asyncio.run(_poll(config, isolator, now + timedelta(hours=1)))
+    assert (second.status, second.new, second.alerts) == ("ok", 1, 1)
+
+    store = Store.open(config.database_path())
+    try:
+        titles = {r["title"] for r in store._query("SELECT title FROM articles")}
+    finally:
+        store.close()
+    assert titles == {"Recent story", "Undated story", "Late story"}

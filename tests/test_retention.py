@@ -129,3 +129,19 @@ def test_prune_forgets_old_rate_limit_bookkeeping(store: Store) -> None:
     assert store.messages_since("chat", T0 - timedelta(days=1)) == 2
     store.prune(now, RetentionConfig())
     assert store.messages_since("chat", T0 - timedelta(days=1)) == 1
+
+
+def test_an_archived_entry_is_known_until_the_row_retention_then_forgotten(store: Store) -> None:
+    retention = RetentionConfig(articles=timedelta(days=10), matches=timedelta(days=30), alerts=timedelta(days=30))
+    archived = Entry(key="guid-a", feed_url=FEED, title="Old", link="http://127.0.0.1/old", summary="")
+    churned = Entry(key="guid-b", feed_url=FEED, title="Old", link="http://127.0.0.1/old", summary="")
+    store.remember_entries(FEED, "Local", [archived], ["http://127.0.0.1/old"], T0)
+    assert store.unseen_entries(FEED, [archived, churned], ["http://127.0.0.1/old"] * 2) == []
+    # another feed's copy is news: nothing about the archived entry ever alerted
+    other = "http://127.0.0.1/other.xml"
+    assert store.unseen_entries(other, [archived], ["http://127.0.0.1/old"]) == [archived]
+
+    store.prune(T0 + timedelta(days=29), retention)
+    assert store.unseen_entries(FEED, [archived], ["http://127.0.0.1/old"]) == []
+    store.prune(T0 + timedelta(days=31), retention)
+    assert store.unseen_entries(FEED, [archived], ["http://127.0.0.1/old"]) == [archived]
