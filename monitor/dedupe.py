@@ -48,6 +48,7 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # Characters left as they are in a path, query or fragment (RFC 3986 pchar and query chars, plus "%").
 _SAFE = frozenset("!$&'()*+,;=:@/?%") | _UNRESERVED
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]")  # the complement of _SAFE
 
 
 def canonical_url(url: str) -> str:
@@ -95,6 +96,8 @@ def _normalise_escapes(part: str) -> str:
         char = chr(int(m.group(1), 16))
         return char if char in _UNRESERVED else "%" + m.group(1).upper()
 
+    if "%" not in part and not _UNSAFE.search(part):
+        return part  # the common case, without a Python step per character
     out = []
     for chunk in re.split(r"(%[0-9A-Fa-f]{2})", part):
         if chunk.startswith("%") and len(chunk) == 3 and _ESCAPE.fullmatch(chunk):

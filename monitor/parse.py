@@ -63,8 +63,10 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         return _parse_json_feed(body, url)
     if _looks_like_html(body):
         raise ParseError(NOT_A_FEED, url=url)
-    # Without a Content-Type feedparser flags every document bozo; XML rules then decide the charset.
-    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    # Without a Content-Type feedparser flags every document bozo; XML rules then decide the charset. No
+    # Content-Location: feedparser would resolve every link against it (a quarter of its time); _clean_link
+    # resolves the few relative ones against the feed's URL instead.
+    headers = {"content-type": content_type or "application/xml"}
     try:
         # sanitize/resolve off: ~40 % less CPU, and we keep plain text only (tags are stripped below).
         result = feedparser.parse(
@@ -196,7 +198,12 @@ def _text(value: Any) -> str:
 
 
 def _plain(value: Any) -> str:
-    return _WS.sub(" ", _CONTROL.sub("", str(value))).strip() if value else ""
+    if not value:
+        return ""
+    text = str(value)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    return " ".join(text.split())  # str.split() knows the same whitespace as \s, at a fraction of re.sub's cost
 
 
 def html_to_text(markup: str) -> str:
