@@ -20,8 +20,7 @@ import ipaddress
 import re
 import socket
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -279,23 +278,43 @@ def _codings(header: str | None, url: str) -> list[str]:
 
 
 class _HostSlots:
-    """Per-host semaphores that disappear when idle (untrusted links name unbounded numbers of hosts)."""
+    """Per-host semaphores that disappear when idle (untrusted links name unbounded numbers of hosts).
+
+    ``acquire``/``release`` rather than a generator-based context manager: this is on every request, and
+    ``@asynccontextmanager`` costs about 5 µs of the ~100 µs a keep-alive 304 takes."""
 
     def __init__(self, per_host: int) -> None:
         self._per_host = per_host
-        self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+        self._slots: dict[str, _Slot] = {}
 
-    @asynccontextmanager
-    async def hold(self, host: str) -> AsyncIterator[None]:
-        sem, users = self._slots.setdefault(host, (asyncio.Semaphore(self._per_host), [0]))
-        users[0] += 1
+    async def acquire(self, host: str) -> None:
+        slot = self._slots.get(host)
+        if slot is None:
+            slot = self._slots[host] = _Slot(asyncio.Semaphore(self._per_host))
+        slot.users += 1
         try:
-            async with sem:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._slots[host]
+            await slot.sem.acquire()
+        except BaseException:  # cancelled (deadline, shutdown) while waiting: not holding, not using
+            self._leave(host, slot)
+            raise
+
+    def release(self, host: str) -> None:
+        slot = self._slots[host]
+        slot.sem.release()
+        self._leave(host, slot)
+
+    def _leave(self, host: str, slot: _Slot) -> None:
+        slot.users -= 1
+        if slot.users == 0:
+            del self._slots[host]
+
+
+class _Slot:
+    __slots__ = ("sem", "users")
+
+    def __init__(self, sem: asyncio.Semaphore) -> None:
+        self.sem = sem
+        self.users = 0
 
 
 class Http:
@@ -344,7 +363,7 @@ class Http:
         if state is not None and state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
         result = await self._fetch(url, trusted=True, headers=headers)
-        if isinstance(result, NotModified) and state is not None:
+        if isinstance(result, NotModified) and state is not None and not (result.etag and result.last_modified):
             return NotModified(
                 url=url,
                 etag=result.etag or state.etag,
@@ -383,18 +402,24 @@ class Http:
         if self._global is None:
             self._global = asyncio.Semaphore(self._concurrency)
             self._hosts = _HostSlots(self._cfg.per_host)
-        assert self._hosts is not None
+        hosts = self._hosts
+        assert hosts is not None
         current = url
         seen = {url}
-        loop = asyncio.get_running_loop()
         deadline: float | None = None
         try:
             for _hop in range(self._cfg.max_redirects + 1):
                 target = self._check(current, trusted)
-                async with self._hosts.hold(target.host or ""), self._global:
-                    deadline = deadline if deadline is not None else loop.time() + self._timeout
-                    async with asyncio.timeout_at(deadline):
-                        outcome = await self._one(url, target, trusted, headers)
+                host = target.host or ""
+                await hosts.acquire(host)
+                try:
+                    async with self._global:
+                        if deadline is None:  # the deadline starts with the first request, not in the queue
+                            deadline = asyncio.get_running_loop().time() + self._timeout
+                        async with asyncio.timeout_at(deadline):
+                            outcome = await self._one(url, target, trusted, headers)
+                finally:
+                    hosts.release(host)
                 if not isinstance(outcome, URL):
                     return outcome
                 current = str(outcome)

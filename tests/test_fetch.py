@@ -114,6 +114,30 @@ def test_per_host_and_global_limits() -> None:
     assert run(body_global, slow=slow) == 3
 
 
+def test_cancelled_while_waiting_for_a_host_slot_keeps_the_limit_and_leaves_no_slot() -> None:
+    async def slow(req: Request, w: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.2)
+        w.write(response(200, b"ok"))
+
+    async def body(http: Http, server: Server) -> object:
+        first = asyncio.create_task(http.fetch_feed(server.base + "/slow?first"))
+        queued = asyncio.create_task(http.fetch_feed(server.base + "/slow?queued"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while server.active < 1 and loop.time() < deadline:  # the first holds the host's only slot
+            await asyncio.sleep(0.01)
+        assert server.active == 1
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        # while the first still holds the slot: a cancelled waiter must not have freed a second one
+        await asyncio.gather(first, *(http.fetch_feed(server.base + f"/slow?{i}") for i in range(3)))
+        assert not http._hosts._slots  # type: ignore[union-attr]  # idle hosts are forgotten
+        return server.max_active
+
+    assert run(body, FetchConfig(per_host=1), slow=slow) == 1
+
+
 @pytest.mark.parametrize("url", ["", "not a url", "http://", "mailto:x@example.com", "http://[::1", "http://a b/"])
 def test_bad_urls_are_fetch_errors(url: str) -> None:
     async def body(http: Http, server: Server) -> object:
