@@ -8,7 +8,12 @@
 2. trafilatura's news pages (../shared/corpus/article_extraction_trafilatura_news): every ``with`` snippet
    found is a true positive, every ``without`` snippet found a false positive.
 
-``--variants`` also scores trafilatura option sets, the measurements behind the options in extract.py.
+``--variants`` also scores trafilatura option sets, the measurements behind the options in extract.py, and
+monitor.extract without the page's metadata (``metadata=False``, what the pipeline asks for when the feed
+entry has a title and a date) against its trafilatura options with the cascade fixed, also without metadata:
+always the full one (readability/justext comparison, the setting before the fast-first hybrid) or fast only.
+Under each table: on how many pages monitor.extract's fast run looked cut short and the full cascade ran.
+
 Timing alternates the extractors page by page, so drift in machine load hits both alike.
 """
 
@@ -21,6 +26,7 @@ import re
 import statistics
 import sys
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -163,7 +169,51 @@ def _variant(**options: Any) -> Extractor:
     return run
 
 
+def _cascade(fast: bool) -> Extractor:
+    """monitor.extract's trafilatura options (text only) with the cascade fixed (no fast-first, no fallback)."""
+
+    def run(html: bytes, url: str) -> str:
+        from trafilatura import bare_extraction
+        from trafilatura.utils import load_html
+
+        from monitor.extract import _TEXT_ONLY, decode_html
+
+        tree = load_html(decode_html(html))
+        doc = bare_extraction(tree, url=url, fast=fast, **_TEXT_ONLY) if tree is not None else None
+        return unicodedata.normalize("NFC", getattr(doc, "text", None) or "").strip()
+
+    return run
+
+
+def fallbacks(pages: Iterable[Page]) -> tuple[int, int]:
+    """(pages where monitor.extract ran the full cascade after the fast one, pages parsed); untimed."""
+    from trafilatura.utils import load_html
+
+    from monitor.extract import _extract, decode_html
+
+    ran = parsed = 0
+    for page in pages:
+        tree = load_html(decode_html(page.html))
+        if tree is not None:
+            parsed += 1
+            ran += _extract(tree, page.url, True)[1]
+    return ran, parsed
+
+
+def ours_text_only(html: bytes, url: str) -> str:
+    from monitor.errors import ExtractError
+    from monitor.extract import extract_article
+
+    try:
+        return extract_article(html, url, metadata=False).text
+    except ExtractError:
+        return ""
+
+
 VARIANTS: dict[str, Extractor] = {
+    "monitor.extract, metadata=False (fast first)": ours_text_only,
+    "same options, full cascade only": _cascade(fast=False),
+    "same options, fast only": _cascade(fast=True),
     "no comments": _variant(include_comments=False),
     "no comments, fast": _variant(include_comments=False, fast=True),
     "no comments, precision": _variant(include_comments=False, favor_precision=True),
@@ -201,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\nours/bare: word F1 {mine.mean('word', 2) - base.mean('word', 2):+.3f}, "
         f"time ×{mine.seconds / base.seconds:.2f}"
     )
+    print("monitor.extract ran the full cascade after the fast one on {} of {} pages".format(*fallbacks(zyte)))
 
     news = load_news(args.limit)
     tallies = score_news(extractors, news)
@@ -212,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         r = t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 0.0
         f = 2 * p * r / (p + r) if p + r else 0.0
         print(f"| {name} | {t['tp']} | {t['fn']} | {t['fp']} | {t['tn']} | {p:.3f} | {r:.3f} | {f:.3f} |")
+    print("\nmonitor.extract ran the full cascade after the fast one on {} of {} pages".format(*fallbacks(news)))
     return 0
 
 

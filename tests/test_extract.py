@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
-from bench.bench_extract import bare, load_zyte, ours, prf
+from bench.bench_extract import _cascade, bare, load_news, load_zyte, ours, prf
 from monitor.errors import ExtractError
-from monitor.extract import decode_html, extract_article
+from monitor.extract import _extract, decode_html, extract_article
 from tests.conftest import corpus_path
 
 URL = "https://news.example.org/2025/10/28/story.html"
@@ -134,3 +134,61 @@ def test_without_metadata_the_same_text_and_no_title_or_date() -> None:
     lean = extract_article(page, URL, False)
     assert lean.text == full.text and full.title
     assert lean.title == "" and lean.published is None
+
+
+SENTENCES = [f"Sentence {i} of the story says the council voted on the harbour plan after a debate." for i in range(30)]
+# Layouts trafilatura's fast mode cuts short (no readability/justext comparison): a one-paragraph <article>
+# with the story in plain divs after it, and text in <font> with <br> breaks (no block elements at all).
+NEEDS_FULL_CASCADE = {
+    "short article, story in divs": f"<article><p>{SENTENCES[0]}</p></article><div class='body'>"
+    + "".join(f"<div class='x'>{s}</div>" for s in SENTENCES[1:])
+    + "</div>",
+    "font and br": "<center><font>" + "<br><br>".join(SENTENCES) + "</font></center>",
+}
+
+
+@pytest.mark.parametrize("body", NEEDS_FULL_CASCADE.values(), ids=NEEDS_FULL_CASCADE.keys())
+@pytest.mark.parametrize("metadata", [True, False])
+def test_layout_fast_mode_cuts_short_gets_the_full_cascade(body: str, metadata: bool) -> None:
+    from trafilatura import bare_extraction
+    from trafilatura.utils import load_html
+
+    html = f"<html><head><title>T</title></head><body><nav><a href='/'>Home</a></nav>{body}</body></html>"
+    fast = bare_extraction(load_html(html), fast=True, include_comments=False, favor_precision=True)
+    assert fast is None or SENTENCES[-1] not in fast.text  # the layout does need the fallback
+    article = extract_article(html.encode(), URL, metadata)
+    for sentence in SENTENCES[1:]:  # the full cascade (readability) may drop the lone <article> paragraph
+        assert sentence in article.text
+    assert article.title == ("T" if metadata else "")
+
+
+def test_fast_run_kept_on_an_ordinary_article() -> None:
+    from trafilatura.utils import load_html
+
+    tree = load_html(decode_html(corpus_path("seed", "page.html").read_bytes()))
+    doc, full_ran = _extract(tree, URL, True)
+    assert not full_ran
+    assert "Japan" in doc.title and len(doc.text) > 2000
+
+
+# Corpus pages where fast mode alone loses text (bench_extract --variants): the result must be the full cascade's.
+_CUT_SHORT = {
+    "html/axios.com.future.html.gz",
+    "html/badische-zeitung.de-Wohnungssuche.html.gz",
+    "html/economictimes.indiatimes.com.slideshow.html.gz",
+    "html/spiegel.de.albtraum.html.gz",
+    "html/zdf.de.corona.html.gz",
+}
+
+
+def test_corpus_pages_fast_mode_cuts_short_get_the_full_cascades_text() -> None:
+    corpus_path("article_extraction_trafilatura_news")
+    corpus_path("article_extraction_benchmark")
+    pages = [p for p in load_news() if p.key in _CUT_SHORT]
+    pages += [p for p in load_zyte() if p.key.startswith("e372e42c")]
+    assert len(pages) == len(_CUT_SHORT) + 1
+    full, fast = _cascade(fast=False), _cascade(fast=True)
+    for page in pages:
+        expected = full(page.html, page.url)
+        assert len(fast(page.html, page.url)) < len(expected) / 1.5, page.key
+        assert extract_article(page.html, page.url, False).text == expected, page.key
