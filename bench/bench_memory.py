@@ -89,7 +89,9 @@ def populate(path: Path, articles: int) -> None:
 def write_config(tmp: Path, urls: list[str], rules: int) -> Path:
     lines = [
         f"database: {tmp / 'monitor.db'}",
-        "poll: {interval: 15s, jitter: 0s, adaptive: false, concurrency: 20, timeout: 60s}",
+        # backlog 3650d: the bench feeds' month-old items are all matched and stored, not archived as a new
+        # feed's backlog would be by default (the heavier case)
+        "poll: {interval: 15s, jitter: 0s, adaptive: false, concurrency: 20, timeout: 60s, backlog: 3650d}",
         "fetch: {allow_networks: [127.0.0.0/8], per_host: 20}",
         f"targets: {{sink: '{urls[0].split('/feed/')[0].replace('http://', 'json://')}/_sink'}}",
         "feeds:",
