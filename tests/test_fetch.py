@@ -138,6 +138,21 @@ def test_cancelled_while_waiting_for_a_host_slot_keeps_the_limit_and_leaves_no_s
     assert run(body, FetchConfig(per_host=1), slow=slow) == 1
 
 
+def test_parsed_feed_urls_are_reused_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("monitor.fetch._TRUSTED_URLS", 2)
+
+    async def body(http: Http, server: Server) -> object:
+        statuses = []
+        for path in ("/a", "/b", "/a", "/c", "/d"):
+            result = await http.fetch_feed(server.base + path)
+            assert isinstance(result, Fetched)
+            statuses.append(result.status)
+            assert len(http._trusted_urls) <= 2  # a reload that drops feeds cannot grow it without bound
+        return statuses
+
+    assert run(body) == [200] * 5
+
+
 @pytest.mark.parametrize("url", ["", "not a url", "http://", "mailto:x@example.com", "http://[::1", "http://a b/"])
 def test_bad_urls_are_fetch_errors(url: str) -> None:
     async def body(http: Http, server: Server) -> object:
