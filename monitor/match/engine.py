@@ -309,6 +309,17 @@ class _Analysed:
             return _FIELDS[i], starts[span[0] - base], ends[last]
         return _FIELDS[i], starts[span[0] - base], starts[last] + self.spellings[self.pieces[i][2 * last + 1]][3][0][1]
 
+    def place(self, p: int, width: int) -> tuple[str, int, int]:
+        """chars() of the span (p, p + width) of a word's hit, the short way in a field without CJK: there
+        position k is token k, whose start and visible length are all there is to look up."""
+        i = p // FIELD_SPAN
+        located = self._offsets[i]
+        if located is None or not self.simple[i] or width != 1:
+            return self.chars((p, p + width))
+        k = p - i * FIELD_SPAN
+        start = located.starts[k]
+        return _FIELDS[i], start, start + self.spellings[self.pieces[i][2 * k + 1]][3][0][1]
+
 
 class _Ctx:
     """Evaluation state for one document: memoised postings shared by every rule."""
@@ -318,7 +329,7 @@ class _Ctx:
     def __init__(self, an: _Analysed) -> None:
         self.an = an
         self.hits: dict[tuple[Span, str, str | None], Hit] = {}
-        self.windows: dict[tuple[bool, int], _Window] = {}
+        self.windows: tuple[dict[int, _Window], dict[int, _Window]] = ({}, {})  # title, body: first hit → window
         self.leaves: dict[int, list[Span]] = {}
         self.sets: dict[Unit, set[int]] = {}
         self.tables = an.tables
@@ -1027,8 +1038,9 @@ def _word_match(config: RuleConfig, word: _Word, starts: list[int], ctx: _Ctx) -
     """_make_match() for a rule that is one word over the title and body, in one pass: its first positions
     ``starts`` (sorted, title first) give its hits and which of them are in the body."""
     _, _, label, entity, width = word
-    chars = ctx.an.chars
+    place = ctx.an.place
     hits = []
+    places = []
     in_title = 0
     for p in starts[:HITS_PER_TERM]:
         if p >= _BODY_END:
@@ -1036,35 +1048,41 @@ def _word_match(config: RuleConfig, word: _Word, starts: list[int], ctx: _Ctx) -
         if p < FIELD_SPAN:
             in_title += 1
         # not looked up in the shared hit cache: rules rarely share a word's label, and the keys cost more
-        name, start, end = chars((p, p + width))
+        name, start, end = where = place(p, width)
         hits.append(Hit(label, name, start, end, entity))
-    in_text = in_title < len(hits)
-    snippet, highlights = _cut(hits[in_title:] if in_text else hits, in_text, ctx)
+        places.append(where)
+    in_text = in_title < len(places)
+    snippet, highlights = _cut(places[in_title:] if in_text else places, in_text, ctx)
     return Match(config.name, tuple(hits), snippet, highlights, config.priority)
 
 
 def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
     """make_snippet() for a match's hits, which are in text order and one per place: the first hit of the
     field comes first and the highlights are already sorted and distinct."""
-    chosen = [h for h in hits if h.field == "text"]
+    chosen = [(h.field, h.start, h.end) for h in hits if h.field == "text"]
     in_text = bool(chosen)
     if not in_text:
-        chosen = [h for h in hits if h.field == "title"]
+        chosen = [(h.field, h.start, h.end) for h in hits if h.field == "title"]
         if not chosen:
             return make_snippet(ctx.an.doc, hits)
     return _cut(chosen, in_text, ctx)
 
 
-def _cut(chosen: Sequence[Hit], in_text: bool, ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """The snippet around the first of ``chosen`` (hits of the body, or else of the title, in text order and
-    distinct) and their highlights in it."""
-    first = chosen[0].start
-    window = ctx.windows.get((in_text, first))
+def _cut(chosen: Sequence[tuple[str, int, int]], in_text: bool, ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The snippet around the first of ``chosen`` (the (field, start, end) of hits in the body, or else in the
+    title, in text order and distinct) and their highlights in it."""
+    first = chosen[0][1]
+    windows = ctx.windows[in_text]
+    window = windows.get(first)
     if window is None:
         doc = ctx.an.doc
-        window = ctx.windows[(in_text, first)] = _window(doc.text if in_text else doc.title, first)
+        window = windows[first] = _window(doc.text if in_text else doc.title, first)
     lo, hi, snippet, shift = window
-    return snippet, tuple([(h.start + shift, h.end + shift) for h in chosen if h.start >= lo and h.end <= hi])
+    highlights = []
+    for _, start, end in chosen:  # a plain loop: a comprehension is a function call (Python 3.11)
+        if start >= lo and end <= hi:
+            highlights.append((start + shift, end + shift))
+    return snippet, tuple(highlights)
 
 
 _Window = tuple[int, int, str, int]  # (lo, hi, snippet, shift) of one snippet window
