@@ -16,7 +16,8 @@ expression built from a rule runs over article text.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, compress, count, islice, pairwise
 from operator import and_
@@ -72,16 +73,24 @@ class Document:
 
 
 # A distinct spelling, worked out once per RuleSet: positions it takes (a CJK run one per character), the
-# (table, key, shift) entries it is filed under (none when no rule asks for it), the rules one of whose
-# required terms it carries, and its parts (offset, visible length, CJK?, word) for character offsets.
-_Filing = tuple[str, str, int]
+# (term, shift) entries it is filed under (none when no rule asks for it), the rules one of whose required
+# terms it carries, and its parts (offset, visible length, CJK?, word) for character offsets.
+_Filing = tuple[str, int]
 _Spelling = tuple[int, tuple[_Filing, ...], tuple[int, ...], tuple[Part, ...]]
 _KEY_CACHE = 200_000  # distinct spellings (and adjacent pairs of them) remembered by a RuleSet across documents
 _PAIRED = ("word", "case")  # kinds of unit one position wide, whose adjacent pairs a phrase can be indexed under
+_PAIRED_TERMS = ("word\t", "case\t")
 
 
-def _pair_key(a: tuple[str, str], b: tuple[str, str]) -> str:
-    return f"{a[0]}\t{a[1]}\t{b[0]}\t{b[1]}"
+def _term(kind: str, key: str) -> str:
+    """A unit as one string (``word\tgold``, ``case\tAPEC``), interned: the rules and the documents' tables hold
+    the same string object, so a lookup compares pointers instead of characters, in one dict for all kinds."""
+    return sys.intern(f"{kind}\t{key}")
+
+
+def _pair_key(a: str, b: str) -> str:
+    """The key of two adjacent terms (see _term) in the pair index."""
+    return f"{a}\t{b}"
 
 
 def _spelling(raw: str, rules: RuleSet) -> _Spelling:
@@ -94,26 +103,26 @@ def _spelling(raw: str, rules: RuleSet) -> _Spelling:
         if cjk:
             if rules._cjk_atoms:
                 for last, key in rules._automaton.iter(word):
-                    filing.append(("cjk", key, width + last + 1 - len(key)))
+                    filing.append((_term("cjk", key), width + last + 1 - len(key)))
             width += len(word)
             continue
         folded = fold(word)
         stemmed = stem(folded)
         if stemmed in rules._word_atoms:
-            filing.append(("word", stemmed, width))
+            filing.append((_term("word", stemmed), width))
         if word[:2].isupper():
             exact = case_key(word)
             if exact in rules._case_atoms:
-                filing.append(("case", exact, width))
+                filing.append((_term("case", exact), width))
         if shortest and folded[:shortest] in rules._prefix_heads:
             for n in lengths:
                 if n > len(folded):
                     break
                 if folded[:n] in rules._prefix_atoms:
-                    filing.append(("prefix", folded[:n], width))
+                    filing.append((_term("prefix", folded[:n]), width))
         width += 1
-    indexes = rules._indexes
-    candidates = {order for kind, key, _ in filing for order in indexes[kind].get(key, ())}
+    index = rules._index
+    candidates = {order for term, _ in filing for order in index.get(term, ())}
     return width, tuple(filing), tuple(candidates), split_parts
 
 
@@ -132,8 +141,7 @@ class _Analysed:
 
     def __init__(self, doc: Document, rules: RuleSet) -> None:
         self.doc = doc
-        # kind of unit → key → sorted positions
-        self.tables: dict[str, dict[str, list[int]]] = {"word": {}, "case": {}, "cjk": {}, "prefix": {}}
+        self.tables: dict[str, list[int]] = {}  # term (see _term) → sorted positions
         self.pieces: list[list[str]] = []  # per field: gap, token, gap, ..., token, gap
         self._offsets: list[_Located | None] = [None, None, None]
         self.simple: list[bool] = []
@@ -144,9 +152,10 @@ class _Analysed:
         plain = rules._plain
         spellings = self.spellings
         found: list[tuple[int, ...]] = []
-        pairs = rules._indexes["pair"]
+        pairs = rules._pair_index
         pair_cache = rules._pairs
-        merged: dict[tuple[str, str], list[int]] = {}  # keys fed by several lists: sorted once at the end
+        tables = self.tables
+        merged: dict[str, list[int]] = {}  # keys fed by several lists: sorted once at the end
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
             pieces = split_gaps(text)
             self.pieces.append(pieces)
@@ -192,16 +201,15 @@ class _Analysed:
             if pairs and not simple:
                 found.extend(self._pairs_by_position(occurrences, rules))
             for raw, positions in occurrences.items():
-                for kind, key, shift in self.spellings[raw][1]:
+                for term, shift in self.spellings[raw][1]:
                     at = positions if not shift else [p + shift for p in positions]
-                    table = self.tables[kind]
-                    old = table.get(key)
+                    old = tables.get(term)
                     if old is None:
-                        table[key] = at  # lists may be shared between keys: never changed in place
-                    elif (kind, key) in merged:  # several spellings (Gold, gold, golds) or fields feed one key
+                        tables[term] = at  # lists may be shared between terms: never changed in place
+                    elif term in merged:  # several spellings (Gold, gold, golds) or fields feed one term
                         old.extend(at)
                     else:
-                        table[key] = merged[kind, key] = old + at
+                        tables[term] = merged[term] = old + at
         for positions in merged.values():
             positions.sort()  # runs of sorted positions: linear
         self.candidates: set[int] = set(rules._always).union(*found)
@@ -223,9 +231,9 @@ class _Analysed:
 
     def _pair(self, pair: tuple[str, str], rules: RuleSet) -> tuple[int, ...]:
         """The rules indexed under a pair of units two adjacent one-position spellings are filed under."""
-        index = rules._indexes["pair"]
-        firsts = [(k, key) for k, key, _ in self.spellings[pair[0]][1] if k in _PAIRED]
-        seconds = [(k, key) for k, key, _ in self.spellings[pair[1]][1] if k in _PAIRED]
+        index = rules._pair_index
+        firsts = [term for term, _ in self.spellings[pair[0]][1] if term.startswith(_PAIRED_TERMS)]
+        seconds = [term for term, _ in self.spellings[pair[1]][1] if term.startswith(_PAIRED_TERMS)]
         found = tuple({order for a in firsts for b in seconds for order in index.get(_pair_key(a, b), ())})
         if len(rules._pairs) >= _KEY_CACHE:
             rules._pairs.clear()
@@ -234,13 +242,13 @@ class _Analysed:
 
     def _pairs_by_position(self, occurrences: dict[str, list[int]], rules: RuleSet) -> Iterable[tuple[int, ...]]:
         """The rules indexed under adjacent pairs of a field whose tokens can take several positions (CJK)."""
-        index = rules._indexes["pair"]
-        units: dict[int, list[tuple[str, str]]] = {}
+        index = rules._pair_index
+        units: dict[int, list[str]] = {}
         for raw, positions in occurrences.items():
-            for kind, key, shift in self.spellings[raw][1]:
-                if kind in _PAIRED:
+            for term, shift in self.spellings[raw][1]:
+                if term.startswith(_PAIRED_TERMS):
                     for p in positions:
-                        units.setdefault(p + shift, []).append((kind, key))
+                        units.setdefault(p + shift, []).append(term)
         for p, firsts in units.items():
             for b in units.get(p + 1, ()):
                 for a in firsts:
@@ -331,16 +339,13 @@ class _Ctx:
         self.hits: dict[tuple[Span, str, str | None], Hit] = {}
         self.windows: tuple[dict[int, _Window], dict[int, _Window]] = ({}, {})  # title, body: first hit → window
         self.leaves: dict[int, list[Span]] = {}
-        self.sets: dict[Unit, set[int]] = {}
+        self.sets: dict[str, set[int]] = {}
         self.tables = an.tables
 
-    def starts(self, unit: Unit) -> list[int]:
-        return self.tables[unit.kind].get(unit.key, _NONE)
-
-    def start_set(self, unit: Unit) -> set[int]:
-        found = self.sets.get(unit)
+    def start_set(self, term: str) -> set[int]:
+        found = self.sets.get(term)
         if found is None:
-            found = self.sets[unit] = set(self.starts(unit))
+            found = self.sets[term] = set(self.tables.get(term, _NONE))
         return found
 
 
@@ -379,13 +384,14 @@ class _Node:
 class _Leaf(_Node):
     """A word, phrase, wildcard or alias within a field scope."""
 
-    __slots__ = ("entity", "key", "label", "scope", "shifts", "simple", "units", "width")
+    __slots__ = ("entity", "key", "label", "scope", "shifts", "simple", "terms", "units", "width")
 
     def __init__(
         self, source: q.Node, units: tuple[Unit, ...], scope: str, label: str, entity: str | None, key: int
     ) -> None:
         super().__init__(source)
         self.units = units
+        self.terms = tuple(_term(u.kind, u.key) for u in units)
         self.scope = scope
         self.label = label
         self.entity = entity
@@ -397,8 +403,7 @@ class _Leaf(_Node):
 
     def holds(self, ctx: _Ctx) -> bool:
         if self.simple:  # one word anywhere in title or body: no need to build spans
-            unit = self.units[0]
-            starts = ctx.tables[unit.kind].get(unit.key)
+            starts = ctx.tables.get(self.terms[0])
             return starts is not None and starts[0] < _BODY_END
         return bool(self.spans(ctx))
 
@@ -411,8 +416,8 @@ class _Leaf(_Node):
     def _compute(self, ctx: _Ctx) -> list[Span]:
         tables = ctx.tables
         lists = []
-        for unit in self.units:
-            found = tables[unit.kind].get(unit.key)
+        for term in self.terms:
+            found = tables.get(term)
             if found is None:  # a phrase whose words are not all present: no positions to walk
                 return []
             lists.append(found)
@@ -426,7 +431,7 @@ class _Leaf(_Node):
         # a phrase: walk the positions of its rarest unit and look the others up where they must be
         rare = min(range(len(lists)), key=lambda k: len(lists[k]))
         shift = self.shifts[rare]
-        others = [(self.shifts[k], ctx.start_set(self.units[k])) for k in range(len(lists)) if k != rare]
+        others = [(self.shifts[k], ctx.start_set(self.terms[k])) for k in range(len(lists)) if k != rare]
         out: list[Span] = []
         for p in lists[rare]:
             s = p - shift
@@ -572,7 +577,7 @@ class _Rule:
     languages: frozenset[str]
     filtered: bool  # has feeds, tags or languages to check
     # besides the term it is indexed under: groups of (kind, key), one of each group must be in the document
-    needs: tuple[tuple[tuple[str, str], ...], ...] = ()
+    needs: tuple[tuple[str, ...], ...] = ()
     # a rule that is one word over title and body, with no option to check: matched in one step
     word: _Word | None = None
 
@@ -737,7 +742,7 @@ def _required(node: _Node) -> tuple[frozenset[Unit], float] | None:
         if adjacent:
             a, b = min(adjacent, key=lambda ab: _unit_cost(ab[0]) * _unit_cost(ab[1]))
             cost = min(_unit_cost(a), _unit_cost(b)) / 4
-            return frozenset([Unit("pair", _pair_key(a, b))]), cost
+            return frozenset([Unit("pair", _pair_key(_term(a.kind, a.key), _term(b.kind, b.key)))]), cost
         return frozenset([best]), _unit_cost(best)
     if isinstance(node, _And):
         options = [r for c in node.children if (r := _required(c)) is not None]
@@ -772,7 +777,7 @@ def _clauses(node: _Node) -> list[frozenset[Unit]]:
     return []
 
 
-def _needs(root: _Node, indexed: frozenset[Unit]) -> tuple[tuple[tuple[str, str], ...], ...]:
+def _needs(root: _Node, indexed: frozenset[Unit]) -> tuple[tuple[str, ...], ...]:
     """The groups of terms a candidate rule is checked for (dict lookups) before its tree is evaluated:
     those not already implied by the term it was shortlisted by. A pair implies both its words."""
     implied: set[Unit] = set()
@@ -784,15 +789,13 @@ def _needs(root: _Node, indexed: frozenset[Unit]) -> tuple[tuple[tuple[str, str]
         else:
             implied = {unit}
     groups = [c for c in dict.fromkeys(_clauses(root)) if c != indexed and not c & implied]
-    return tuple(tuple((u.kind, u.key) for u in c) for c in groups)
+    return tuple(tuple(_term(u.kind, u.key) for u in c) for c in groups)
 
 
-def _present(needs: tuple[tuple[tuple[str, str], ...], ...], tables: dict[str, dict[str, list[int]]]) -> bool:
-    for group in needs:
-        for kind, key in group:
-            if key in tables[kind]:
-                break
-        else:
+def _present(needs: tuple[tuple[str, ...], ...], terms: KeysView[str]) -> bool:
+    """Does the document have one term of each group? (the set operation runs in C)"""
+    for group in needs:  # noqa: SIM110 - a plain loop: no generator per call on the hot path
+        if terms.isdisjoint(group):
             return False
     return True
 
@@ -850,8 +853,9 @@ class RuleSet:
     def __init__(self, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> None:
         self._rules: list[_Rule] = []
         self._by_name: dict[str, _Rule] = {}
-        # kind of unit → key → the rules one of whose required terms it is
-        self._indexes: dict[str, dict[str, list[int]]] = {"word": {}, "case": {}, "prefix": {}, "cjk": {}, "pair": {}}
+        # term (see _term) → the rules one of whose required terms it is; likewise adjacent pairs of terms
+        self._index: dict[str, list[int]] = {}
+        self._pair_index: dict[str, list[int]] = {}
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
         self._word_atoms: set[str] = set()  # every key some rule can ask a document for
@@ -891,7 +895,10 @@ class RuleSet:
                 self._always.append(order)
                 continue
             for unit in required[0]:
-                self._indexes[unit.kind].setdefault(unit.key, []).append(order)
+                if unit.kind == "pair":
+                    self._pair_index.setdefault(unit.key, []).append(order)
+                else:
+                    self._index.setdefault(_term(unit.kind, unit.key), []).append(order)
             rule.needs = _needs(root, required[0])
             if isinstance(root, _Leaf) and root.simple and not rule.filtered and config.min_mentions <= 1:
                 rule.word = _word(root)
@@ -916,16 +923,17 @@ class RuleSet:
         ctx = _Ctx(an)
         out: list[Match] = []
         tables = an.tables
+        terms = tables.keys()
         rules = self._rules
         for i in sorted(an.candidates):
             rule = rules[i]
             word = rule.word
             if word is not None:  # the commonest rule: holds when its word is in the title or body
-                starts = tables[word[0]].get(word[1])
+                starts = tables.get(word[0])
                 if starts is not None and starts[0] < _BODY_END:
                     out.append(_word_match(rule.config, word, starts, ctx))
                 continue
-            if rule.needs and not _present(rule.needs, tables):
+            if rule.needs and not _present(rule.needs, terms):
                 continue
             if (rule.filtered and not _applies(rule, doc)) or not rule.root.holds(ctx):
                 continue
@@ -1016,7 +1024,7 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
     root = rule.root
     if isinstance(root, _Leaf) and root.simple:  # one word (the commonest rule): see _word_match
         word = _word(root)
-        return _word_match(config, word, ctx.tables[word[0]][word[1]], ctx)
+        return _word_match(config, word, ctx.tables[word[0]], ctx)
     if isinstance(root, _Leaf):  # one term: its spans are already in text order, one per place
         found = [(span, root.label, root.entity) for span in root.spans(ctx)[:HITS_PER_TERM]]
     else:
@@ -1026,18 +1034,17 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
     return Match(config.name, hits, snippet, highlights, config.priority)
 
 
-_Word = tuple[str, str, str, str | None, int]  # a one-word leaf's kind, key, label, entity and width
+_Word = tuple[str, str, str | None, int]  # a one-word leaf's term, label, entity and width
 
 
 def _word(root: _Leaf) -> _Word:
-    unit = root.units[0]
-    return unit.kind, unit.key, root.label, root.entity, root.width
+    return root.terms[0], root.label, root.entity, root.width
 
 
 def _word_match(config: RuleConfig, word: _Word, starts: list[int], ctx: _Ctx) -> Match:
     """_make_match() for a rule that is one word over the title and body, in one pass: its first positions
     ``starts`` (sorted, title first) give its hits and which of them are in the body."""
-    _, _, label, entity, width = word
+    _, label, entity, width = word
     place = ctx.an.place
     hits = []
     places = []
