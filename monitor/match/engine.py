@@ -332,12 +332,13 @@ class _Analysed:
 class _Ctx:
     """Evaluation state for one document: memoised postings shared by every rule."""
 
-    __slots__ = ("an", "hits", "leaves", "sets", "tables", "windows")
+    __slots__ = ("an", "flat", "hits", "leaves", "sets", "tables", "windows")
 
     def __init__(self, an: _Analysed) -> None:
         self.an = an
         self.hits: dict[tuple[Span, str, str | None], Hit] = {}
         self.windows: tuple[dict[int, _Window], dict[int, _Window]] = ({}, {})  # title, body: first hit → window
+        self.flat: list[str | None] = [None, None]  # title, body as one line (see _flat)
         self.leaves: dict[int, list[Span]] = {}
         self.sets: dict[str, set[int]] = {}
         self.tables = an.tables
@@ -578,8 +579,6 @@ class _Rule:
     filtered: bool  # has feeds, tags or languages to check
     # besides the term it is indexed under: groups of (kind, key), one of each group must be in the document
     needs: tuple[tuple[str, ...], ...] = ()
-    # a rule that is one word over title and body, with no option to check: matched in one step
-    word: _Word | None = None
 
 
 class _Compiler:
@@ -852,6 +851,9 @@ class RuleSet:
 
     def __init__(self, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> None:
         self._rules: list[_Rule] = []
+        # by rule order, for a rule that is one word over title and body with no option to check: matched in one
+        # step, from this tuple alone
+        self._words: list[_Word | None] = []
         self._by_name: dict[str, _Rule] = {}
         # term (see _term) → the rules one of whose required terms it is; likewise adjacent pairs of terms
         self._index: dict[str, list[int]] = {}
@@ -880,6 +882,7 @@ class RuleSet:
                 bool(config.feeds or config.tags or config.languages),
             )
             self._rules.append(rule)
+            self._words.append(None)
             self._by_name[config.name] = rule
             for unit in _units(root):
                 if unit.kind == "word":
@@ -901,7 +904,7 @@ class RuleSet:
                     self._index.setdefault(_term(unit.kind, unit.key), []).append(order)
             rule.needs = _needs(root, required[0])
             if isinstance(root, _Leaf) and root.simple and not rule.filtered and config.min_mentions <= 1:
-                rule.word = _word(root)
+                self._words[order] = _word(root, config)
         self._prefix_lengths = sorted({len(p) for p in self._prefix_atoms})
         self._prefix_heads = {p[: self._prefix_lengths[0]] for p in self._prefix_atoms} if self._prefix_atoms else set()
         self._automaton = ahocorasick.Automaton()
@@ -925,14 +928,15 @@ class RuleSet:
         tables = an.tables
         terms = tables.keys()
         rules = self._rules
+        words = self._words
         for i in sorted(an.candidates):
-            rule = rules[i]
-            word = rule.word
+            word = words[i]
             if word is not None:  # the commonest rule: holds when its word is in the title or body
                 starts = tables.get(word[0])
                 if starts is not None and starts[0] < _BODY_END:
-                    out.append(_word_match(rule.config, word, starts, ctx))
+                    out.append(_word_match(word, starts, ctx))
                 continue
+            rule = rules[i]
             if rule.needs and not _present(rule.needs, terms):
                 continue
             if (rule.filtered and not _applies(rule, doc)) or not rule.root.holds(ctx):
@@ -1023,8 +1027,8 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
         return None
     root = rule.root
     if isinstance(root, _Leaf) and root.simple:  # one word (the commonest rule): see _word_match
-        word = _word(root)
-        return _word_match(config, word, ctx.tables[word[0]], ctx)
+        word = _word(root, config)
+        return _word_match(word, ctx.tables[word[0]], ctx)
     if isinstance(root, _Leaf):  # one term: its spans are already in text order, one per place
         found = [(span, root.label, root.entity) for span in root.spans(ctx)[:HITS_PER_TERM]]
     else:
@@ -1034,17 +1038,17 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
     return Match(config.name, hits, snippet, highlights, config.priority)
 
 
-_Word = tuple[str, str, str | None, int]  # a one-word leaf's term, label, entity and width
+_Word = tuple[str, str, str | None, int, str, str]  # a one-word leaf's term, label, entity, width; rule, priority
 
 
-def _word(root: _Leaf) -> _Word:
-    return root.terms[0], root.label, root.entity, root.width
+def _word(root: _Leaf, config: RuleConfig) -> _Word:
+    return root.terms[0], root.label, root.entity, root.width, config.name, config.priority
 
 
-def _word_match(config: RuleConfig, word: _Word, starts: list[int], ctx: _Ctx) -> Match:
+def _word_match(word: _Word, starts: list[int], ctx: _Ctx) -> Match:
     """_make_match() for a rule that is one word over the title and body, in one pass: its first positions
     ``starts`` (sorted, title first) give its hits and which of them are in the body."""
-    _, label, entity, width = word
+    _, label, entity, width, rule, priority = word
     place = ctx.an.place
     hits = []
     places = []
@@ -1060,7 +1064,7 @@ def _word_match(config: RuleConfig, word: _Word, starts: list[int], ctx: _Ctx) -
         places.append(where)
     in_text = in_title < len(places)
     snippet, highlights = _cut(places[in_title:] if in_text else places, in_text, ctx)
-    return Match(config.name, tuple(hits), snippet, highlights, config.priority)
+    return Match(rule, tuple(hits), snippet, highlights, priority)
 
 
 def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
@@ -1083,7 +1087,11 @@ def _cut(chosen: Sequence[tuple[str, int, int]], in_text: bool, ctx: _Ctx) -> tu
     window = windows.get(first)
     if window is None:
         doc = ctx.an.doc
-        window = windows[first] = _window(doc.text if in_text else doc.title, first)
+        source = doc.text if in_text else doc.title
+        flat = ctx.flat[in_text]
+        if flat is None:
+            flat = ctx.flat[in_text] = _flat(source)
+        window = windows[first] = _window(source, first, flat)
     lo, hi, snippet, shift = window
     highlights = []
     for _, start, end in chosen:  # a plain loop: a comprehension is a function call (Python 3.11)
@@ -1116,18 +1124,30 @@ def make_snippet(
     return snippet, highlights
 
 
-def _window(source: str, first: int) -> _Window:
-    lo = max(0, first - _SNIPPET_BEFORE)
-    if lo:
+def _window(source: str, first: int, flat: str | None = None) -> _Window:
+    """The window around offset ``first`` of ``source``, cut at spaces. ``flat``: the whole ``source`` made
+    one line by _flat(), when the caller has it (a document has one window per rule that matched it)."""
+    size = len(source)
+    lo = first - _SNIPPET_BEFORE
+    if lo <= 0:
+        lo = 0
+    else:
         space = source.find(" ", lo, first)
-        lo = space + 1 if space >= 0 else lo
-    hi = min(len(source), first + _SNIPPET_AFTER)
-    if hi < len(source):
+        if space >= 0:
+            lo = space + 1
+    hi = first + _SNIPPET_AFTER
+    if hi >= size:
+        hi = size
+    else:
         space = source.rfind(" ", first, hi)
-        hi = space if space > first else hi
-    prefix = "…" if lo else ""
-    body = source[lo:hi].replace("\n", " ").replace("\t", " ")
-    return lo, hi, prefix + body + ("…" if hi < len(source) else ""), len(prefix) - lo
+        if space > first:
+            hi = space
+    body = flat[lo:hi] if flat is not None else _flat(source[lo:hi])
+    return lo, hi, f"{'…' if lo else ''}{body}{'…' if hi < size else ''}", (1 if lo else 0) - lo
+
+
+def _flat(text: str) -> str:
+    return text.replace("\n", " ").replace("\t", " ")
 
 
 def _clip(text: str, lo: int, hi: int) -> str:
