@@ -73,10 +73,10 @@ class Document:
 
 
 # A distinct spelling, worked out once per RuleSet: positions it takes (a CJK run one per character), the
-# (term, shift) entries it is filed under (none when no rule asks for it), the rules one of whose required
-# terms it carries, and its parts (offset, visible length, CJK?, word) for character offsets.
-_Filing = tuple[str, int]
-_Spelling = tuple[int, tuple[_Filing, ...], tuple[int, ...], tuple[Part, ...]]
+# terms it is filed under (none when no rule asks for it), the rules one of whose required terms it carries,
+# its parts (offset, visible length, CJK?, word) for character offsets, and the shift of each term from the
+# spelling's first position (all 0 but in CJK runs).
+_Spelling = tuple[int, tuple[str, ...], tuple[int, ...], tuple[Part, ...], tuple[int, ...]]
 _KEY_CACHE = 200_000  # distinct spellings (and adjacent pairs of them) remembered by a RuleSet across documents
 _PAIRED = ("word", "case")  # kinds of unit one position wide, whose adjacent pairs a phrase can be indexed under
 _PAIRED_TERMS = ("word\t", "case\t")
@@ -94,7 +94,7 @@ def _pair_key(a: str, b: str) -> str:
 
 
 def _spelling(raw: str, rules: RuleSet) -> _Spelling:
-    filing: list[_Filing] = []
+    filing: list[tuple[str, int]] = []  # (term, shift)
     width = 0  # positions taken by the parts so far
     lengths = rules._prefix_lengths
     shortest = lengths[0] if lengths else 0
@@ -123,7 +123,18 @@ def _spelling(raw: str, rules: RuleSet) -> _Spelling:
         width += 1
     index = rules._index
     candidates = {order for term, _ in filing for order in index.get(term, ())}
-    return width, tuple(filing), tuple(candidates), split_parts
+    terms = tuple(term for term, _ in filing)
+    return width, terms, tuple(candidates), split_parts, tuple(shift for _, shift in filing)
+
+
+def _merge(
+    tables: dict[str, list[int]], merged: dict[str, list[int]], term: str, old: list[int], at: list[int]
+) -> None:
+    """Add the positions ``at`` to a term that has some (``old``) in a list of its own, sorted at the end."""
+    if term in merged:
+        old.extend(at)
+    else:
+        tables[term] = merged[term] = old + at
 
 
 @dataclass(slots=True)
@@ -162,6 +173,7 @@ class _Analysed:
             tokens = pieces[1::2]
             # work per distinct spelling (dict lookups), then per occurrence of a spelling some rule asks for
             occurrences: dict[str, list[int]] = {}
+            kept: list[_Spelling] = []  # the spellings of occurrences, in the same order
             simple = True
             # spellings known to be one position wide and asked for by no rule (most) are set aside in C
             for raw in set(tokens).difference(plain):
@@ -172,6 +184,7 @@ class _Analysed:
                 if spelling[1]:  # only these (and wide ones) are kept for the document: no garbage per plain word
                     spellings[raw] = spelling
                     occurrences[raw] = []
+                    kept.append(spelling)
                     found.append(spelling[2])
             if not simple:  # CJK: the width and parts of every token are needed
                 for raw in tokens:
@@ -200,16 +213,21 @@ class _Analysed:
             self.simple.append(simple)
             if pairs and not simple:
                 found.extend(self._pairs_by_position(occurrences, rules))
-            for raw, positions in occurrences.items():
-                for term, shift in self.spellings[raw][1]:
-                    at = positions if not shift else [p + shift for p in positions]
-                    old = tables.get(term)
-                    if old is None:
-                        tables[term] = at  # lists may be shared between terms: never changed in place
-                    elif term in merged:  # several spellings (Gold, gold, golds) or fields feed one term
-                        old.extend(at)
-                    else:
-                        tables[term] = merged[term] = old + at
+            # each spelling's positions under each of its terms; lists may be shared between terms, so they are
+            # never changed in place unless made for a term fed by several spellings (Gold, gold, golds) or fields
+            if simple:  # every shift is 0
+                for positions, spelling in zip(occurrences.values(), kept, strict=True):
+                    for term in spelling[1]:
+                        old = tables.setdefault(term, positions)
+                        if old is not positions:
+                            _merge(tables, merged, term, old, positions)
+            else:
+                for positions, spelling in zip(occurrences.values(), kept, strict=True):
+                    for term, shift in zip(spelling[1], spelling[4], strict=True):
+                        at = [p + shift for p in positions] if shift else positions
+                        old = tables.setdefault(term, at)
+                        if old is not at:
+                            _merge(tables, merged, term, old, at)
         for positions in merged.values():
             positions.sort()  # runs of sorted positions: linear
         self.candidates: set[int] = set(rules._always).union(*found)
@@ -232,8 +250,8 @@ class _Analysed:
     def _pair(self, pair: tuple[str, str], rules: RuleSet) -> tuple[int, ...]:
         """The rules indexed under a pair of units two adjacent one-position spellings are filed under."""
         index = rules._pair_index
-        firsts = [term for term, _ in self.spellings[pair[0]][1] if term.startswith(_PAIRED_TERMS)]
-        seconds = [term for term, _ in self.spellings[pair[1]][1] if term.startswith(_PAIRED_TERMS)]
+        firsts = [term for term in self.spellings[pair[0]][1] if term.startswith(_PAIRED_TERMS)]
+        seconds = [term for term in self.spellings[pair[1]][1] if term.startswith(_PAIRED_TERMS)]
         found = tuple({order for a in firsts for b in seconds for order in index.get(_pair_key(a, b), ())})
         if len(rules._pairs) >= _KEY_CACHE:
             rules._pairs.clear()
@@ -245,7 +263,8 @@ class _Analysed:
         index = rules._pair_index
         units: dict[int, list[str]] = {}
         for raw, positions in occurrences.items():
-            for term, shift in self.spellings[raw][1]:
+            spelling = self.spellings[raw]
+            for term, shift in zip(spelling[1], spelling[4], strict=True):
                 if term.startswith(_PAIRED_TERMS):
                     for p in positions:
                         units.setdefault(p + shift, []).append(term)
