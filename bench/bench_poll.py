@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -139,6 +140,7 @@ def run_ours(base: str, urls: list[str], tmp: Path, full_text: bool, runs: list[
         isolator = Isolator()
         try:
             ctx = build_context(config, store, http, isolator, lambda: datetime.now(UTC))
+            gc.freeze()  # as the daemon does once started
             feeds = config.feed_specs()
             limit = asyncio.Semaphore(config.poll.concurrency)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -102,7 +103,7 @@ class Daemon:
         ctx = self.ctx
         if ctx is None or self.stopping.is_set():
             return
-        feed = next((f for f in ctx.config.feed_specs() if f.url == url), None)
+        feed = ctx.feeds.get(url)
         if feed is None:
             return  # removed by a reload while queued
         try:
@@ -120,7 +121,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         delay = result.next_interval if result and result.next_interval else feed.interval
-        if self.ctx is not None and any(f.url == url for f in self.ctx.config.feed_specs()):
+        if self.ctx is not None and url in self.ctx.feeds:
             self._schedule_feed(feed, delay)
         if result and result.alerts:
             self._wake_delivery()
@@ -354,6 +355,9 @@ class Daemon:
                 database=str(store.path),
                 pid=os.getpid(),
             )
+            # What start-up built (config, compiled rules, imported modules) lives as long as the process: out
+            # of the collector's sight, a full collection walks ~7k objects instead of ~100k (55-80 ms each).
+            gc.freeze()
             self.systemd.notify(f"READY=1\nSTATUS={self._status()}")
             self.scheduler.add_job(
                 self._prune_job,

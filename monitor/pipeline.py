@@ -51,6 +51,7 @@ class Context:
     rules: RuleSet
     now: Callable[[], datetime]
     targets_by_rule: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    feeds: Mapping[str, FeedSpec] = field(default_factory=dict)  # by URL: the daemon looks one up per poll
 
 
 def targets_by_rule(config: Config) -> dict[str, list[str]]:
@@ -67,10 +68,15 @@ async def poll_feed(feed: FeedSpec, ctx: Context) -> PollResult:
     except MonitorError as error:
         result = await _failed(feed, state, error, ctx, now)
     result = replace(result, duration=time.monotonic() - started)
+    # a poll that found nothing (304, same bytes) is routine: 1,000 feeds make 1,000 such lines a cycle
+    quiet = result.status in ("not_modified", "unchanged")
+    level = logging.WARNING if result.error else logging.DEBUG if quiet else logging.INFO
+    if not log.isEnabledFor(level):
+        return result
     event(
         log,
         "feed_polled",
-        logging.WARNING if result.error else logging.INFO,
+        level,
         feed=feed.name,
         status=result.status,
         entries=result.entries,
@@ -376,4 +382,5 @@ def build_context(config: Config, store: Store, http: Http, isolator: Isolator, 
         rules=compile_config_rules(config),
         now=now,
         targets_by_rule=targets_by_rule(config),
+        feeds={f.url: f for f in config.feed_specs()},
     )

@@ -165,3 +165,13 @@ def test_a_failed_batch_writes_nothing(store: Store) -> None:
         raise RuntimeError("crash mid-poll")
     assert store.db.conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
     assert store.due_alerts(NOW) == []
+
+
+def test_a_feed_state_written_in_a_failed_batch_is_not_read_back(store: Store) -> None:
+    kept = FeedState(url=FEED, etag='"v1"', last_polled=NOW)
+    store.save_feed_state(kept, name="Wire")
+    assert store.get_feed_state(FEED) == kept  # now held in memory
+    with pytest.raises(RuntimeError), store.batch():
+        store.save_feed_state(replace(kept, etag='"v2"', failures=3), name="Wire")
+        raise RuntimeError("crash mid-poll")
+    assert store.get_feed_state(FEED) == kept
