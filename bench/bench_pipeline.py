@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import html
 import json
 import os
@@ -90,6 +91,7 @@ def run_ours(base: str, feeds: int, rules: int, workers: int, pin: bool, tmp: Pa
         isolator = Isolator(workers)
         try:
             ctx = build_context(config, store, http, isolator, lambda: datetime.now(UTC))
+            gc.freeze()  # as the daemon does once started
             await asyncio.gather(*(isolator.run(abs, 1, budget=30) for _ in range(workers)))  # warm workers
             pids = descendants(os.getpid())
             w0, t0, c0 = sum(map(cpu_seconds, pids)), time.perf_counter(), time.process_time()
