@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from itertools import accumulate, chain, compress, count, islice, pairwise
-from operator import and_
+from operator import and_, itemgetter
 
 import ahocorasick
 
@@ -337,7 +337,7 @@ class _Analysed:
         return _FIELDS[i], starts[span[0] - base], starts[last] + self.spellings[self.pieces[i][2 * last + 1]][3][0][1]
 
     def place(self, p: int, width: int) -> tuple[str, int, int]:
-        """chars() of the span (p, p + width) of a word's hit, the short way in a field without CJK: there
+        """chars() of the span (p, p + width), the short way for one position in a field without CJK: there
         position k is token k, whose start and visible length are all there is to look up."""
         i = p // FIELD_SPAN
         located = self._offsets[i]
@@ -1016,11 +1016,14 @@ def _collect(rule: _Rule, ctx: _Ctx, limit: int | None = None) -> list[tuple[Spa
     return _unique(found)
 
 
+_SPAN = itemgetter(0)
+
+
 def _unique(found: list[tuple[Span, str, str | None]]) -> list[tuple[Span, str, str | None]]:
     """In text order, one per place (an alias and the entity's name can find the same words)."""
     seen: set[Span] = set()
     unique = []
-    for item in sorted(found, key=lambda item: item[0]):
+    for item in sorted(found, key=_SPAN):
         if item[0] not in seen:
             seen.add(item[0])
             unique.append(item)
@@ -1030,12 +1033,13 @@ def _unique(found: list[tuple[Span, str, str | None]]) -> list[tuple[Span, str, 
 def _hits(found: Sequence[tuple[Span, str, str | None]], ctx: _Ctx) -> tuple[Hit, ...]:
     hits = []
     cache = ctx.hits
-    chars = ctx.an.chars
+    place = ctx.an.place
     for item in found:
         hit = cache.get(item)
         if hit is None:  # rules sharing a term share its hits
-            name, start, end = chars(item[0])
-            hit = cache[item] = Hit(item[1], name, start, end, item[2])  # positional: a third cheaper
+            span = item[0]
+            name, start, end = place(span[0], span[1] - span[0])
+            hit = cache[item] = _hit(item[1], name, start, end, item[2])
         hits.append(hit)
     return tuple(hits)
 
@@ -1054,7 +1058,47 @@ def _make_match(rule: _Rule, ctx: _Ctx) -> Match | None:
         found = _collect(rule, ctx, HITS_PER_TERM)
     hits = _hits(found, ctx)
     snippet, highlights = _match_snippet(hits, ctx)
-    return Match(config.name, hits, snippet, highlights, config.priority)
+    return _match(config.name, hits, snippet, highlights, config.priority)
+
+
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[object, object], None], ...]:
+    if tuple(f.name for f in fields(cls)) != names:  # a field was added or renamed: _hit/_match must follow
+        raise ImportError(f"monitor.types.{cls.__name__} changed: update _hit() and _match() in {__name__}")
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
+# Hit and Match are frozen dataclasses, whose generated __init__ sets each field through object.__setattr__:
+# half the cost of the ~125 of them a web page yields at 10,000 rules. _hit() and _match() set the slots
+# directly and make the same objects (equal, hashable, frozen); _slot_setters() checks the fields at import.
+_NEW = object.__new__
+_SET_TERM, _SET_FIELD, _SET_START, _SET_END, _SET_ENTITY = _slot_setters(
+    Hit, ("term", "field", "start", "end", "entity")
+)
+_SET_RULE, _SET_HITS, _SET_SNIPPET, _SET_HIGHLIGHTS, _SET_PRIORITY = _slot_setters(
+    Match, ("rule", "hits", "snippet", "highlights", "priority")
+)
+
+
+def _hit(term: str, where: str, start: int, end: int, entity: str | None) -> Hit:
+    hit: Hit = _NEW(Hit)
+    _SET_TERM(hit, term)
+    _SET_FIELD(hit, where)
+    _SET_START(hit, start)
+    _SET_END(hit, end)
+    _SET_ENTITY(hit, entity)
+    return hit
+
+
+def _match(
+    rule: str, hits: tuple[Hit, ...], snippet: str, highlights: tuple[tuple[int, int], ...], priority: str
+) -> Match:
+    match: Match = _NEW(Match)
+    _SET_RULE(match, rule)
+    _SET_HITS(match, hits)
+    _SET_SNIPPET(match, snippet)
+    _SET_HIGHLIGHTS(match, highlights)
+    _SET_PRIORITY(match, priority)
+    return match
 
 
 _Word = tuple[str, str, str | None, int, str, str]  # a one-word leaf's term, label, entity, width; rule, priority
@@ -1079,11 +1123,11 @@ def _word_match(word: _Word, starts: list[int], ctx: _Ctx) -> Match:
             in_title += 1
         # not looked up in the shared hit cache: rules rarely share a word's label, and the keys cost more
         name, start, end = where = place(p, width)
-        hits.append(Hit(label, name, start, end, entity))
+        hits.append(_hit(label, name, start, end, entity))
         places.append(where)
     in_text = in_title < len(places)
     snippet, highlights = _cut(places[in_title:] if in_text else places, in_text, ctx)
-    return Match(rule, tuple(hits), snippet, highlights, priority)
+    return _match(rule, tuple(hits), snippet, highlights, priority)
 
 
 def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
