@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from monitor.config import EntityConfig, RuleConfig
 from monitor.errors import MatchError
 from monitor.match import Document, compile_rules, render_explanation
+from monitor.types import Hit, Match
 
 ENTITIES = {
     "APEC": EntityConfig(aliases=["Asia-Pacific Economic Cooperation"]),
@@ -380,3 +383,21 @@ def test_hits_point_inside_their_field(text: str, title: str) -> None:
             assert source[hit.start : hit.end].strip()
         for start, end in found.highlights:
             assert 0 <= start < end <= len(found.snippet)
+
+
+def test_matches_are_the_frozen_dataclasses_they_would_be_if_built_by_their_constructors() -> None:
+    """The engine sets Hit and Match slots directly for speed: the objects must not differ in any way."""
+    rules = compile_rules([RuleConfig(name="r", query="gold", priority="high")], ENTITIES)
+    (found,) = rules.match(Document(title="Gold", text="Gold and more gold."))
+    rebuilt = Match(
+        found.rule,
+        tuple(Hit(h.term, h.field, h.start, h.end, h.entity) for h in found.hits),
+        found.snippet,
+        found.highlights,
+        found.priority,
+    )
+    assert type(found) is Match and all(type(h) is Hit for h in found.hits)
+    assert found == rebuilt and hash(found) == hash(rebuilt) and repr(found) == repr(rebuilt)
+    assert found.priority == "high" and [h.field for h in found.hits] == ["title", "text", "text"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found.hits[0].start = 1  # type: ignore[misc]
