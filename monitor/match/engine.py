@@ -121,6 +121,8 @@ def _spelling(raw: str, rules: RuleSet) -> _Spelling:
                 if folded[:n] in rules._prefix_atoms:
                     filing.append((_term("prefix", folded[:n]), width))
         width += 1
+    if not filing:  # most spellings: no rule asks for them
+        return width, (), (), split_parts, ()
     index = rules._index
     candidates = {order for term, _ in filing for order in index.get(term, ())}
     terms = tuple(term for term, _ in filing)
