@@ -142,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         populated = time.perf_counter() - t0
         config = write_config(tmp, server.feed_urls(), args.rules)
         log = (tmp / "daemon.log").open("w+", encoding="utf-8")
-        daemon = subprocess.Popen([cli, "--config", str(config), "run"], stderr=log, stdout=log, cwd=ROOT)
+        # DEBUG: a poll answered 304 logs its feed_polled line at DEBUG, and the cycles are counted from them
+        command = [cli, "--log-level", "DEBUG", "--config", str(config), "run"]
+        daemon = subprocess.Popen(command, stderr=log, stdout=log, cwd=ROOT)
         sampler = Sampler(daemon.pid)
         sampler.thread.start()
         started = time.monotonic()
