@@ -152,3 +152,16 @@ def test_check_command_exit_codes(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert f"{bad}:9: rules[0].notify[0]: unknown target 'nobody'" in run.stderr
+
+
+def test_forget_lines_keeps_the_config_and_names_the_file_alone(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"database: {tmp_path / 'm.db'}\ntargets: {{chat: 'json://127.0.0.1:9/'}}\nrules:\n"
+        "  - name: watch\n    query: lithium\n    notify: [chat]\n",
+    )
+    config = load_config(path, env={})
+    assert config.locate("rules", 0, "query") == f"{path}:5"
+    config.forget_lines()
+    assert config.locate("rules", 0, "query") == str(path)
+    assert [r.name for r in config.rules] == ["watch"] and config.secrets == load_config(path, env={}).secrets
