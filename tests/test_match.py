@@ -401,3 +401,16 @@ def test_matches_are_the_frozen_dataclasses_they_would_be_if_built_by_their_cons
     assert found.priority == "high" and [h.field for h in found.hits] == ["title", "text", "text"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         found.hits[0].start = 1  # type: ignore[misc]
+
+
+def test_tokens_are_the_same_with_the_bmp_table_as_with_w() -> None:
+    """split_gaps() looks word characters up in a table built from str.isalnum for text below U+10000 and uses
+    \\w otherwise: both must cut every character the same way (accents, CJK, Arabic digits, symbols, emoji and
+    letters above U+FFFF, which send the text to \\w)."""
+    from monitor.match.text import _GAPS, split_gaps
+
+    codes = [*range(0, 0xD800, 3), *range(0xE000, 0x10000, 3), 0x1D400, 0x10400, 0x1F600, 0x20000, 0xE0041]
+    for code in codes:
+        char = chr(code)
+        text = f"a{char}b {char} {char}{char}x U.{char}. it’{char} A.B{char}'s"
+        assert split_gaps(text) == _GAPS.split(text), hex(code)
