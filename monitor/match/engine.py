@@ -299,7 +299,9 @@ class _Analysed:
         position k is token k and ends are worked out in chars()."""
         state = self._offsets[i]
         if state is None:
-            token_starts = list(accumulate(map(len, self.pieces[i])))[:-1:2]
+            pieces = self.pieces[i]
+            # islice drops each gap's end as soon as it is made: half the integers, and half the fresh memory
+            token_starts = list(islice(accumulate(map(len, pieces)), 0, len(pieces) - 1, 2))
             if self.simple[i]:
                 state = self._offsets[i] = _Located(token_starts, token_starts, [], len(token_starts))
             else:
