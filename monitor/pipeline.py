@@ -106,18 +106,20 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
             feed, state, ctx, now, interval, rhythm, etag=response.etag, last_modified=response.last_modified
         )
         return PollResult(feed, "unchanged", next_interval=interval)
+    first = state.last_success is None
     parsed = await ctx.isolator.run(
         parse_feed,
         response.body,
         response.final_url,
         response.content_type,
+        now - ctx.config.poll.backlog if first else None,
         budget=ctx.config.fetch.parse_budget.total_seconds(),
     )
     urls = [canonical_url(e.link) if e.link else None for e in parsed.entries]
     fresh = ctx.store.unseen_entries(feed.url, parsed.entries, urls)
     by_key = dict(zip((e.key for e in parsed.entries), urls, strict=True))
     unseen = len(fresh)
-    if state.last_success is None:
+    if first:
         fresh = _archive(feed, fresh, by_key, ctx, now)
     limit = asyncio.Semaphore(ARTICLE_CONCURRENCY)
 

@@ -372,3 +372,23 @@ def test_opml_and_discovery_never_raise_unexpected(data: bytes) -> None:
     assert isinstance(discover_feeds(b"<html><head><link rel=alternate " + data, "https://e.org/"), list)
     with contextlib.suppress(ParseError):
         parse_opml(b"<opml><body><outline " + data)
+
+
+def test_archive_entries_come_with_their_keys_and_dates_only() -> None:
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>
+<item><title>Old</title><link>http://127.0.0.1/old?utm_source=x</link><pubDate>Mon, 02 Nov 2026 06:00:00 GMT</pubDate>
+<description>&lt;p&gt;old text&lt;/p&gt;</description></item>
+<item><title>Old, no id</title><pubDate>Mon, 02 Nov 2026 06:00:00 GMT</pubDate>
+<description>kept whole</description></item>
+<item><guid>n1</guid><title>New</title><pubDate>Sun, 29 Nov 2026 06:00:00 GMT</pubDate>
+<description>new text</description></item>
+<item><guid>u1</guid><title>Undated</title><description>undated text</description></item>
+</channel></rss>"""
+    whole = parse_feed(body, "http://127.0.0.1/feed.xml")
+    light = parse_feed(body, "http://127.0.0.1/feed.xml", archive=datetime(2026, 11, 28, tzinfo=UTC))
+    assert [e.key for e in light.entries] == [e.key for e in whole.entries]
+    assert [e.published for e in light.entries] == [e.published for e in whole.entries]
+    old, no_id, new, undated = light.entries
+    assert (old.title, old.summary, old.link) == ("", "", whole.entries[0].link)  # the link is still resolved
+    assert (no_id.title, no_id.summary) == ("Old, no id", "kept whole")  # its key is a hash of its text
+    assert new == whole.entries[2] and undated == whole.entries[3]
