@@ -138,17 +138,19 @@ def _entry(
 ) -> Entry | None:
     guid = _plain(raw.get("id")) or None
     link = _clean_link(raw.get("link"), feed_url)
+    canonical = canonical_url(link) if link else None
     published = _datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
     if archive is not None and published is not None and published < archive and (guid or link):
         # the pipeline records it as seen and reads nothing else: no text to convert (a quarter of a parse)
         return Entry(
-            key=entry_key(guid, link, "", ""),
+            key=entry_key(guid, canonical, "", ""),
             feed_url=feed_url,
             title="",
             link=link,
             summary="",
             published=published,
             guid=guid,
+            canonical=canonical,
         )
     title = _text(raw.get("title_detail") or raw.get("title"))
     summary = _summary(raw)
@@ -158,7 +160,7 @@ def _entry(
         return None
     lang = _language((raw.get("summary_detail") or raw.get("title_detail") or {}).get("language"))
     return Entry(
-        key=entry_key(guid, link, title, summary),
+        key=entry_key(guid, canonical, title, summary),
         feed_url=feed_url,
         title=title,
         link=link,
@@ -167,15 +169,17 @@ def _entry(
         author=_plain(raw.get("author")) or None,
         guid=guid,
         language=lang or feed_lang,
+        canonical=canonical,
     )
 
 
-def entry_key(guid: str | None, link: str | None, title: str, summary: str) -> str:
-    """GUID, else the canonical link, else a hash of title and summary (stable across polls)."""
+def entry_key(guid: str | None, canonical: str | None, title: str, summary: str) -> str:
+    """GUID, else the canonical link (``canonical_url(link)``), else a hash of title and summary (stable across
+    polls)."""
     if guid:
         return guid
-    if link:
-        return canonical_url(link)
+    if canonical:
+        return canonical
     digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
     return f"sha256:{digest}"
 
@@ -307,9 +311,10 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
             )
         if not (guid or link or title):
             continue
+        canonical = canonical_url(link) if link else None
         entries.append(
             Entry(
-                key=entry_key(guid, link, title, summary),
+                key=entry_key(guid, canonical, title, summary),
                 feed_url=url,
                 title=title,
                 link=link,
@@ -318,6 +323,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
                 author=_json_author(item),
                 guid=guid,
                 language=_language(item.get("language")) or feed_lang,
+                canonical=canonical,
             )
         )
     return ParsedFeed(

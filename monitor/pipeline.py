@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from monitor.cadence import Cadence, adaptive_interval, after_poll, server_ask
 from monitor.config import Config
-from monitor.dedupe import DedupePolicy, TextPrint, canonical_url
+from monitor.dedupe import DedupePolicy, TextPrint
 from monitor.errors import FetchError, MonitorError, StorageError
 from monitor.extract import extract_article
 from monitor.fetch import Http, parse_max_age
@@ -115,7 +115,7 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
         now - ctx.config.poll.backlog if first else None,
         budget=ctx.config.fetch.parse_budget.total_seconds(),
     )
-    urls = [canonical_url(e.link) if e.link else None for e in parsed.entries]
+    urls = [e.canonical for e in parsed.entries]  # computed by the parsing worker
     fresh = ctx.store.unseen_entries(feed.url, parsed.entries, urls)
     by_key = dict(zip((e.key for e in parsed.entries), urls, strict=True))
     unseen = len(fresh)

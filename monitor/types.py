@@ -82,6 +82,7 @@ class Entry:
     author: str | None = None
     guid: str | None = None
     language: str | None = None
+    canonical: str | None = None  # dedupe.canonical_url(link), computed with the parse (in a worker)
 
 
 @dataclass(frozen=True, slots=True)

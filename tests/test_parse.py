@@ -198,6 +198,7 @@ def test_json_feed() -> None:
     assert [e.key for e in feed.entries] == ["2", "1"]
     assert feed.entries[1].summary == "Hello, world!"  # the <script> is gone
     assert feed.entries[0].link == "https://example.org/second-item"
+    assert feed.entries[0].canonical == "https://example.org/second-item"
 
 
 def test_json_feed_dates_and_language() -> None:
@@ -390,5 +391,6 @@ def test_archive_entries_come_with_their_keys_and_dates_only() -> None:
     assert [e.published for e in light.entries] == [e.published for e in whole.entries]
     old, no_id, new, undated = light.entries
     assert (old.title, old.summary, old.link) == ("", "", whole.entries[0].link)  # the link is still resolved
+    assert old.canonical == whole.entries[0].canonical == old.key == "http://127.0.0.1/old"  # no utm_source
     assert (no_id.title, no_id.summary) == ("Old, no id", "kept whole")  # its key is a hash of its text
     assert new == whole.entries[2] and undated == whole.entries[3]
