@@ -106,26 +106,25 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
             feed, state, ctx, now, interval, rhythm, etag=response.etag, last_modified=response.last_modified
         )
         return PollResult(feed, "unchanged", next_interval=interval)
-    first = state.last_success is None
+    # a feed's first poll: entries dated before this are its archive (the worker skips their text)
+    archive = now - ctx.config.poll.backlog if state.last_success is None else None
     parsed = await ctx.isolator.run(
         parse_feed,
         response.body,
         response.final_url,
         response.content_type,
-        now - ctx.config.poll.backlog if first else None,
+        archive,
         budget=ctx.config.fetch.parse_budget.total_seconds(),
     )
-    urls = [e.canonical for e in parsed.entries]  # computed by the parsing worker
-    fresh = ctx.store.unseen_entries(feed.url, parsed.entries, urls)
-    by_key = dict(zip((e.key for e in parsed.entries), urls, strict=True))
+    fresh = ctx.store.unseen_entries(feed.url, parsed.entries, [e.canonical for e in parsed.entries])
     unseen = len(fresh)
-    if first:
-        fresh = _archive(feed, fresh, by_key, ctx, now)
+    if archive is not None:
+        fresh = _archive(feed, fresh, archive, ctx, now)
     limit = asyncio.Semaphore(ARTICLE_CONCURRENCY)
 
     async def build(entry: Entry) -> tuple[Article, list[Match], TextPrint | None]:
         async with limit:
-            article, prints = await _article(entry, by_key.get(entry.key), feed, ctx)
+            article, prints = await _article(entry, feed, ctx)
         # matched as soon as it is extracted, while the workers extract the others (not all at the end)
         return article, _match(article, feed, ctx), prints
 
@@ -162,19 +161,17 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
     )
 
 
-def _archive(
-    feed: FeedSpec, fresh: list[Entry], urls: Mapping[str, str | None], ctx: Context, now: datetime
-) -> list[Entry]:
-    """A feed's first poll: record entries dated before ``poll.backlog`` as seen, unmatched; return the rest.
+def _archive(feed: FeedSpec, fresh: list[Entry], cutoff: datetime, ctx: Context, now: datetime) -> list[Entry]:
+    """A feed's first poll: record entries dated before ``cutoff`` as seen, unmatched; return the rest.
     Undated entries are kept: their age is unknown, and a missed alert costs more than a stale one."""
-    cutoff = now - ctx.config.poll.backlog
-    old = [e for e in fresh if e.published is not None and e.published < cutoff]
-    if not old:
-        return fresh
-    ctx.store.remember_entries(feed.url, feed.name, old, [urls.get(e.key) for e in old], now)
-    event(log, "feed_archived", feed=feed.name, entries=len(old), older_than=cutoff.isoformat(timespec="minutes"))
-    archived = {id(e) for e in old}
-    return [e for e in fresh if id(e) not in archived]
+    old: list[Entry] = []
+    kept: list[Entry] = []
+    for entry in fresh:
+        (old if entry.published is not None and entry.published < cutoff else kept).append(entry)
+    if old:
+        ctx.store.remember_entries(feed.url, feed.name, old, [e.canonical for e in old], now)
+        event(log, "feed_archived", feed=feed.name, entries=len(old), older_than=cutoff.isoformat(timespec="minutes"))
+    return kept
 
 
 def _schedule(
@@ -214,12 +211,12 @@ def next_interval(feed: FeedSpec, *, max_age: float | None = None, ttl_minutes: 
     return max(feed.interval, min(timedelta(seconds=asked), MAX_BACKOFF))
 
 
-async def _article(entry: Entry, url: str | None, feed: FeedSpec, ctx: Context) -> tuple[Article, TextPrint | None]:
+async def _article(entry: Entry, feed: FeedSpec, ctx: Context) -> tuple[Article, TextPrint | None]:
     """The entry with its page's text; the feed's own summary stands in when the page fails. With the page's
     text comes its fingerprint, computed by the worker (the daemon's process fingerprints only summaries)."""
     link = entry.link or ""
     base = Article(
-        url=url or f"urn:news-monitor:{hashlib.sha256((feed.url + entry.key).encode()).hexdigest()}",
+        url=entry.canonical or f"urn:news-monitor:{hashlib.sha256((feed.url + entry.key).encode()).hexdigest()}",
         link=link,
         title=entry.title,
         text=entry.summary,
