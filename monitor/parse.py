@@ -10,6 +10,7 @@ stream (a bare ``bytes`` argument would be tried as a file name first) and never
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import html
 import io
@@ -26,6 +27,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import feedparser
 import lxml.etree  # type: ignore[import-untyped]
 import lxml.html  # type: ignore[import-untyped]
+from feedparser.datetimes import _parse_date  # feedparser's own: the slimmed items' dates agree
 
 from monitor.dedupe import canonical_url
 from monitor.errors import ParseError
@@ -64,6 +66,22 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, archive: 
         return _parse_json_feed(body, url)
     if _looks_like_html(body):
         raise ParseError(NOT_A_FEED, url=url)
+    if archive is not None:
+        slim = _slim_archive(body, content_type, archive)
+        if slim is not None:
+            parsed = _parse_xml(slim, url, content_type, archive, slimmed=True)
+            if parsed is not None:
+                return parsed
+    parsed = _parse_xml(body, url, content_type, archive)
+    assert parsed is not None  # only a slimmed document can be refused
+    return parsed
+
+
+def _parse_xml(
+    body: bytes, url: str, content_type: str | None, archive: datetime | None, *, slimmed: bool = False
+) -> ParsedFeed | None:
+    """feedparser's reading of an XML feed. ``slimmed``: the output of ``_slim_archive``; None when an entry of
+    it may be an item slimmed for nothing (the caller parses the whole document)."""
     # Without a Content-Type feedparser flags every document bozo; XML rules then decide the charset. No
     # Content-Location: feedparser would resolve every link against it (a quarter of its time); _clean_link
     # resolves the few relative ones against the feed's URL instead.
@@ -83,6 +101,8 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, archive: 
     entries = []
     for raw in result.get("entries", []):
         entry = _entry(raw, url, feed_lang, require_id=ill_formed, archive=archive)
+        if slimmed and (entry is None or not (entry.title or entry.summary or _archived(entry, archive))):
+            return None
         if entry is not None:
             entries.append(entry)
     return ParsedFeed(
@@ -93,6 +113,82 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, archive: 
         ttl_minutes=_ttl(feed.get("ttl")),
         language=feed_lang,
     )
+
+
+# A new feed's archive (see parse_feed's ``archive``) is most of its first poll, and feedparser's time goes
+# into the text it converts. So the items that are certainly archive lose everything but their ids, links and
+# dates before feedparser reads the document; feedparser still decides every key, link and date. An entry of
+# the slimmed document that comes out neither as an archive entry nor with any text (so perhaps an item that
+# feedparser dates otherwise) sends the whole document through again.
+_ITEMS = (
+    "item",
+    "{http://purl.org/rss/1.0/}item",
+    "{http://www.w3.org/2005/Atom}entry",
+    "{http://purl.org/atom/ns#}entry",
+)
+_KEEP = frozenset({"guid", "id", "link"})
+# feedparser's entry dates (it reads element names in lower case): RSS, Atom 0.3/1.0, Dublin Core
+_DATES = frozenset({"pubdate", "published", "updated", "date", "issued", "modified", "created", "lastbuilddate"})
+_KEPT = _KEEP | _DATES
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
+
+
+def _slim_archive(body: bytes, content_type: str | None, archive: datetime) -> bytes | None:
+    """The document without the text of its items dated (every date given) before ``archive``, in its own
+    encoding, or None when there are none, or when the document is not well-formed XML, has a DOCTYPE, or
+    its encoding disagrees with the HTTP charset (feedparser's own handling of those is left alone)."""
+    try:
+        root = lxml.etree.fromstring(body, _safe_xml_parser())
+    except (lxml.etree.XMLSyntaxError, ValueError):
+        return None
+    tree = root.getroottree()
+    encoding = tree.docinfo.encoding or "UTF-8"
+    declared = _CHARSET.search(content_type or "")
+    if tree.docinfo.doctype or (declared and _codec(declared.group(1)) != _codec(encoding)):
+        return None
+    cutoff = archive.timestamp()
+    slimmed = False
+    for item in root.iter(*_ITEMS):
+        if _is_archive_item(item, cutoff):
+            for child in list(item):
+                if not isinstance(child.tag, str) or _localname(child.tag) not in _KEPT:
+                    item.remove(child)
+            slimmed = True
+    if not slimmed:
+        return None
+    try:
+        out: bytes = lxml.etree.tostring(tree, encoding=encoding, xml_declaration=True)
+    except LookupError:
+        return None
+    return out
+
+
+def _is_archive_item(item: lxml.etree._Element, cutoff: float) -> bool:
+    """Every date the item gives is before ``cutoff`` (by feedparser's date parser), and it has an id or link."""
+    dated = identified = False
+    for child in item:
+        if not isinstance(child.tag, str):
+            continue
+        name = _localname(child.tag)
+        if name in _DATES:
+            parsed = _parse_date((child.text or "").strip())
+            if parsed is None or calendar.timegm(parsed) >= cutoff:
+                return False
+            dated = True
+        elif name in _KEEP:
+            identified = identified or bool((child.text or "").strip() or child.get("href", "").strip())
+    return dated and identified
+
+
+def _localname(tag: str) -> str:
+    return tag[tag.find("}") + 1 :].lower()
+
+
+def _codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
 
 
 def _check_bozo(result: Mapping[str, Any], url: str) -> str | None:
@@ -140,7 +236,7 @@ def _entry(
     link = _clean_link(raw.get("link"), feed_url)
     canonical = canonical_url(link) if link else None
     published = _datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
-    if archive is not None and published is not None and published < archive and (guid or link):
+    if _is_archive(published, guid, link, archive):
         # the pipeline records it as seen and reads nothing else: no text to convert (a quarter of a parse)
         return Entry(
             key=entry_key(guid, canonical, "", ""),
@@ -171,6 +267,15 @@ def _entry(
         language=lang or feed_lang,
         canonical=canonical,
     )
+
+
+def _is_archive(published: datetime | None, guid: str | None, link: str | None, archive: datetime | None) -> bool:
+    """A new feed's archive entry: dated before ``archive`` and known by a GUID or link."""
+    return archive is not None and published is not None and published < archive and bool(guid or link)
+
+
+def _archived(entry: Entry, archive: datetime | None) -> bool:
+    return _is_archive(entry.published, entry.guid, entry.link, archive)
 
 
 def entry_key(guid: str | None, canonical: str | None, title: str, summary: str) -> str:

@@ -12,8 +12,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor import parse as parse_module
 from monitor.errors import ParseError
-from monitor.parse import NOT_A_FEED, OpmlFeed, discover_feeds, export_opml, html_to_text, parse_feed, parse_opml
+from monitor.parse import (
+    NOT_A_FEED,
+    OpmlFeed,
+    _slim_archive,
+    discover_feeds,
+    export_opml,
+    html_to_text,
+    parse_feed,
+    parse_opml,
+)
+from monitor.types import ParsedFeed
 from tests.conftest import corpus_path
 
 URL = "https://feeds.example.org/news.xml"
@@ -394,3 +405,58 @@ def test_archive_entries_come_with_their_keys_and_dates_only() -> None:
     assert old.canonical == whole.entries[0].canonical == old.key == "http://127.0.0.1/old"  # no utm_source
     assert (no_id.title, no_id.summary) == ("Old, no id", "kept whole")  # its key is a hash of its text
     assert new == whole.entries[2] and undated == whole.entries[3]
+
+
+def _corpus_feeds() -> list[tuple[str, bytes, str | None]]:
+    """(name, body, Content-Type) of every feed in news_feeds and feedparser_tests."""
+    out = []
+    news = corpus_path("news_feeds")
+    for line in (news / "manifest.jsonl").read_text().splitlines():
+        name = json.loads(line)["file"]
+        out.append((name, (news / name).read_bytes(), None))
+    tests = corpus_path("feedparser_tests")
+    for line in (tests / "index.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        headers = {k.lower(): v for k, v in (item["http_headers"] or {}).items()}
+        out.append((item["path"], (tests / item["path"]).read_bytes(), headers.get("content-type")))
+    return out
+
+
+def _outcome(body: bytes, url: str, content_type: str | None, archive: datetime | None) -> ParsedFeed | str:
+    try:
+        return parse_feed(body, url, content_type, archive)
+    except ParseError as e:
+        return str(e)
+
+
+def test_a_slimmed_archive_reads_as_the_whole_document_over_the_corpora(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The items a first poll slims (parse._slim_archive) come out as the whole document's archive entries do,
+    and every other entry is unchanged, at cutoffs that make all, some or none of each feed's items archive."""
+    cases = []
+    for name, body, content_type in _corpus_feeds():
+        url = f"http://127.0.0.1/{name}"
+        whole = _outcome(body, url, content_type, None)
+        dates = sorted(e.published for e in whole.entries if e.published) if isinstance(whole, ParsedFeed) else []
+        for cutoff in [datetime(2100, 1, 1, tzinfo=UTC), *dates[len(dates) // 2 : len(dates) // 2 + 1]]:
+            cases.append((name, body, url, content_type, cutoff))
+    slimmed = [_slim_archive(body, ct, cutoff) is not None for _, body, _, ct, cutoff in cases]
+    actual = [_outcome(body, url, ct, cutoff) for _, body, url, ct, cutoff in cases]
+    monkeypatch.setattr(parse_module, "_slim_archive", lambda *_: None)  # every document read whole
+    for (name, body, url, ct, cutoff), got in zip(cases, actual, strict=True):
+        assert got == _outcome(body, url, ct, cutoff), (name, cutoff)
+    assert len(cases) > 700
+    assert sum(slimmed) > 60  # the slim path was taken, not only refused
+
+
+def test_an_item_slimmed_for_nothing_sends_the_whole_document_through_again() -> None:
+    # dated long ago and linked, so slimmed; but the link is dropped (javascript:) and there is no GUID, so it
+    # is no archive entry: it must come back whole, keyed by its text, as without the slimming
+    body = _rss(
+        "<item><title>Kept</title><link>javascript:alert(1)</link><description>Its text.</description>"
+        "<pubDate>Tue, 28 Oct 2025 09:30:00 +0900</pubDate></item>" + _item(2)
+    )
+    archive = datetime(2026, 1, 1, tzinfo=UTC)
+    assert _slim_archive(body, None, archive) is not None
+    kept, old = parse_feed(body, URL, None, archive).entries
+    assert (kept.title, kept.summary, kept.key) == ("Kept", "Its text.", parse_feed(body, URL).entries[0].key)
+    assert (old.key, old.title) == ("id-2", "")
