@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-import sys
 import unicodedata
-from array import array
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -157,10 +155,9 @@ NUM_PERM = 64  # MinHash values per text
 MAX_PARAGRAPHS = 500  # per article, for furniture keys (SQLite caps bound parameters)
 BAND_ROWS = 4  # values per LSH band: 16 bands; a pair with 70 % word overlap shares a band 99 % of the time
 # One SHAKE-128 digest per word gives its 64 independent 32-bit hash values in one C call; the signature is
-# then a column-wise minimum (strided slices of one array + min, also in C; 25-40 % faster than unpacking a
-# tuple per word and zipping them). About 3x faster than 64 universal hashes in Python.
+# then a column-wise minimum, taken by numpy over the digests read as one big-endian matrix (8 µs for 150
+# words, where strided slices of an array with min() took 210 µs: min boxes every value).
 _SIGNATURE = struct.Struct(f">{NUM_PERM}I")
-_U32 = "I" if array("I").itemsize == 4 else "L"  # array's unsigned 32-bit type code
 _EMPTY = 0xFFFFFFFF  # the minimum of an empty set
 
 # Chinese, Japanese and Korean text has no spaces: each character is a token.
@@ -257,11 +254,10 @@ def fingerprint(title: str, text: str, furniture: Collection[str] = ()) -> Finge
 def _fingerprint(words: list[str], title: frozenset[str]) -> Fingerprint:
     distinct = set(words)
     if distinct:
-        # all digests in one array, read as big-endian 32-bit values; value i of every word is column [i::64]
-        values = array(_U32, b"".join([hashlib.shake_128(w.encode("utf-8")).digest(_SIGNATURE.size) for w in distinct]))
-        if sys.byteorder == "little":
-            values.byteswap()
-        minhash = tuple([min(values[i::NUM_PERM]) for i in range(NUM_PERM)])
+        import numpy  # here: the CLI's start-up does not pay for it
+
+        digests = b"".join([hashlib.shake_128(w.encode("utf-8")).digest(_SIGNATURE.size) for w in distinct])
+        minhash = tuple(numpy.frombuffer(digests, dtype=">u4").reshape(-1, NUM_PERM).min(axis=0).tolist())
     else:
         minhash = (_EMPTY,) * NUM_PERM
     digest = hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
