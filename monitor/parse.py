@@ -19,7 +19,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -29,7 +29,7 @@ import lxml.etree  # type: ignore[import-untyped]
 import lxml.html  # type: ignore[import-untyped]
 from feedparser.datetimes import _parse_date  # feedparser's own: the slimmed items' dates agree
 
-from monitor.dedupe import canonical_url
+from monitor.dedupe import canonical_url, text_print
 from monitor.errors import ParseError
 from monitor.types import Entry, ParsedFeed
 
@@ -57,9 +57,25 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?=$|[-_])")
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None, archive: datetime | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    archive: datetime | None = None,
+    feed_url: str | None = None,
+) -> ParsedFeed:
     """Parse one feed document. Raises ``ParseError`` ("not a feed" for HTML pages and other documents).
-    ``archive``: entries dated before it (with a GUID or link) come without title and summary text."""
+    ``archive``: entries dated before it (with a GUID or link) come without title and summary text.
+    ``feed_url``: also fingerprint every other entry's summary for that feed (in the worker, off the daemon's
+    process; the pipeline asks where the summary is the article's text)."""
+    parsed = _parse(body, url, content_type, archive)
+    if feed_url is None:
+        return parsed
+    prints = tuple(None if _archived(e, archive) else text_print(feed_url, e.summary) for e in parsed.entries)
+    return replace(parsed, prints=prints)
+
+
+def _parse(body: bytes, url: str, content_type: str | None, archive: datetime | None) -> ParsedFeed:
     if not body.strip():
         raise ParseError("empty document", url=url)
     if _looks_like_json(body, content_type):

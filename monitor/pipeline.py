@@ -114,6 +114,8 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
         response.final_url,
         response.content_type,
         archive,
+        # a first poll without full_text: every entry is new and its summary its text, so fingerprint them there
+        feed.url if archive is not None and not feed.full_text else None,
         budget=ctx.config.fetch.parse_budget.total_seconds(),
     )
     fresh = ctx.store.unseen_entries(feed.url, parsed.entries, [e.canonical for e in parsed.entries])
@@ -122,9 +124,11 @@ async def _poll(feed: FeedSpec, state: FeedState, ctx: Context, now: datetime) -
         fresh = _archive(feed, fresh, archive, ctx, now)
     limit = asyncio.Semaphore(ARTICLE_CONCURRENCY)
 
+    summary_prints = dict(zip((e.key for e in parsed.entries), parsed.prints, strict=False))
+
     async def build(entry: Entry) -> tuple[Article, list[Match], TextPrint | None]:
         async with limit:
-            article, prints = await _article(entry, feed, ctx)
+            article, prints = await _article(entry, feed, ctx, summary_prints.get(entry.key))
         # matched as soon as it is extracted, while the workers extract the others (not all at the end)
         return article, _match(article, feed, ctx), prints
 
@@ -211,9 +215,12 @@ def next_interval(feed: FeedSpec, *, max_age: float | None = None, ttl_minutes: 
     return max(feed.interval, min(timedelta(seconds=asked), MAX_BACKOFF))
 
 
-async def _article(entry: Entry, feed: FeedSpec, ctx: Context) -> tuple[Article, TextPrint | None]:
-    """The entry with its page's text; the feed's own summary stands in when the page fails. With the page's
-    text comes its fingerprint, computed by the worker (the daemon's process fingerprints only summaries)."""
+async def _article(
+    entry: Entry, feed: FeedSpec, ctx: Context, summary_print: TextPrint | None = None
+) -> tuple[Article, TextPrint | None]:
+    """The entry with its page's text; the feed's own summary stands in when the page fails. With the text
+    comes its fingerprint, computed by a worker: the page's by the extraction, the summary's (``summary_print``)
+    by the parse of a feed without full_text (the daemon's process fingerprints only fallback summaries)."""
     link = entry.link or ""
     base = Article(
         url=entry.canonical or f"urn:news-monitor:{hashlib.sha256((feed.url + entry.key).encode()).hexdigest()}",
@@ -230,7 +237,7 @@ async def _article(entry: Entry, feed: FeedSpec, ctx: Context) -> tuple[Article,
         extracted=False,
     )
     if not feed.full_text or not link:
-        return replace(base, extract_error=None if not feed.full_text else "entry has no link"), None
+        return replace(base, extract_error=None if not feed.full_text else "entry has no link"), summary_print
     try:
         page = await ctx.http.fetch_page(link)
         # the page's own title and date only when the feed did not give them (27 % of an extraction's time)

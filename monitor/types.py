@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.dedupe import TextPrint
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,8 @@ class ParsedFeed:
     bozo: str | None = None  # the survivable problem feedparser reported, if any
     ttl_minutes: int | None = None  # RSS <ttl>
     language: str | None = None
+    # dedupe.text_print of each entry's summary when asked for (parse_feed's feed_url); None for archive entries
+    prints: tuple[TextPrint | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor import parse as parse_module
+from monitor.dedupe import text_print
 from monitor.errors import ParseError
 from monitor.parse import (
     NOT_A_FEED,
@@ -460,3 +461,14 @@ def test_an_item_slimmed_for_nothing_sends_the_whole_document_through_again() ->
     kept, old = parse_feed(body, URL, None, archive).entries
     assert (kept.title, kept.summary, kept.key) == ("Kept", "Its text.", parse_feed(body, URL).entries[0].key)
     assert (old.key, old.title) == ("id-2", "")
+
+
+def test_prints_fingerprint_the_summaries_of_the_entries_that_are_not_archive() -> None:
+    old = _item(1)
+    new = _item(2).replace("Tue, 28 Oct 2025", "Tue, 28 Oct 2031")
+    feed = parse_feed(
+        _rss(old + new), URL, None, datetime(2030, 1, 1, tzinfo=UTC), feed_url="https://feeds.example.org/x"
+    )
+    assert [e.key for e in feed.entries] == ["id-1", "id-2"]
+    assert feed.prints == (None, text_print("https://feeds.example.org/x", "Body of story 2."))
+    assert parse_feed(_rss(old + new), URL).prints == ()  # not asked for
