@@ -119,3 +119,10 @@ def test_closed_isolator_refuses() -> None:
     isolator.close()
     with pytest.raises(MonitorError, match="closed"):
         asyncio.run(isolator.run(workloads.echo, 1, budget=1))
+
+
+def test_a_new_worker_starts_with_the_extraction_libraries_imported() -> None:
+    # monitor.extract imports trafilatura on first use; the forkserver's preload spares each worker that
+    with Isolator(workers=1) as isolator:
+        loaded = run(lambda: isolator.run(workloads.imported, ["trafilatura", "numpy"], budget=30))
+    assert loaded == ["trafilatura", "numpy"]

@@ -73,3 +73,10 @@ def extract_page(html: bytes) -> str | None:
 def sleep_pid(seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
+
+
+def imported(names: list[str]) -> list[str]:
+    """Which of these modules the worker has imported."""
+    import sys
+
+    return [name for name in names if name in sys.modules]
