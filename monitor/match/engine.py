@@ -4,9 +4,9 @@ Matching a document (the "presearcher" design of Lucene Monitor):
 
 1. tokenise each field once; map every token to its keys (folded singular, exact acronym, folded form);
 2. look the document's distinct keys up in the index of all rules' terms (dict lookups; a dict per prefix
-   length for ``magnet*``; one Aho-Corasick automaton for CJK substrings), and its distinct pairs of adjacent
-   words (a phrase is indexed under its rarest pair) — this shortlists the rules one of whose required terms
-   is present;
+   length for ``magnet*``; one Aho-Corasick automaton for CJK substrings), and the word after each place of a
+   word that can begin an indexed pair (a phrase is indexed under its rarest pair of adjacent words) — this
+   shortlists the rules one of whose required terms is present;
 3. evaluate only those rules' boolean trees over the document's posting lists.
 
 Every step is linear in the document's length (times the number of distinct prefix lengths); no regular
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import accumulate, chain, compress, count, islice, pairwise
-from operator import and_, itemgetter
+from operator import itemgetter
 
 import ahocorasick
 
@@ -74,10 +74,12 @@ class Document:
 
 # A distinct spelling, worked out once per RuleSet: positions it takes (a CJK run one per character), the
 # terms it is filed under (none when no rule asks for it), the rules one of whose required terms it carries,
-# its parts (offset, visible length, CJK?, word) for character offsets, and the shift of each term from the
-# spelling's first position (all 0 but in CJK runs).
-_Spelling = tuple[int, tuple[str, ...], tuple[int, ...], tuple[Part, ...], tuple[int, ...]]
-_KEY_CACHE = 200_000  # distinct spellings (and adjacent pairs of them) remembered by a RuleSet across documents
+# its parts (offset, visible length, CJK?, word) for character offsets, the shift of each term from the
+# spelling's first position (all 0 but in CJK runs), and when its terms begin indexed pairs (a phrase's), the
+# rules indexed under each second term that can follow (see RuleSet._follow).
+_Follow = Mapping[str, Sequence[int]]
+_Spelling = tuple[int, tuple[str, ...], tuple[int, ...], tuple[Part, ...], tuple[int, ...], _Follow | None]
+_KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
 _PAIRED = ("word", "case")  # kinds of unit one position wide, whose adjacent pairs a phrase can be indexed under
 _PAIRED_TERMS = ("word\t", "case\t")
 
@@ -89,8 +91,26 @@ def _term(kind: str, key: str) -> str:
 
 
 def _pair_key(a: str, b: str) -> str:
-    """The key of two adjacent terms (see _term) in the pair index."""
+    """Two adjacent terms (see _term) as the key of a pair unit."""
     return f"{a}\t{b}"
+
+
+def _pair_terms(key: str) -> tuple[str, str]:
+    """The two terms of a pair unit's key (see _pair_key), as the interned strings of _term."""
+    kind1, key1, kind2, key2 = key.split("\t")
+    return _term(kind1, key1), _term(kind2, key2)
+
+
+def _follow(terms: Iterable[str], rules: RuleSet) -> _Follow | None:
+    """The pairs a spelling's terms begin: second term → rules (merged when several terms begin pairs)."""
+    follows = [f for f in map(rules._follow.get, terms) if f is not None]
+    if len(follows) <= 1:
+        return follows[0] if follows else None
+    merged: dict[str, list[int]] = {}
+    for follow in follows:
+        for second, orders in follow.items():
+            merged.setdefault(second, []).extend(orders)
+    return merged
 
 
 def _spelling(raw: str, rules: RuleSet) -> _Spelling:
@@ -122,11 +142,11 @@ def _spelling(raw: str, rules: RuleSet) -> _Spelling:
                     filing.append((_term("prefix", folded[:n]), width))
         width += 1
     if not filing:  # most spellings: no rule asks for them
-        return width, (), (), split_parts, ()
+        return width, (), (), split_parts, (), None
     index = rules._index
     candidates = {order for term, _ in filing for order in index.get(term, ())}
     terms = tuple(term for term, _ in filing)
-    return width, terms, tuple(candidates), split_parts, tuple(shift for _, shift in filing)
+    return width, terms, tuple(candidates), split_parts, tuple(shift for _, shift in filing), _follow(terms, rules)
 
 
 def _merge(
@@ -164,9 +184,8 @@ class _Analysed:
         cache = rules._keys
         plain = rules._plain
         spellings = self.spellings
-        found: list[tuple[int, ...]] = []
-        pairs = rules._pair_index
-        pair_cache = rules._pairs
+        found: list[Sequence[int]] = []
+        pairs = rules._follow
         tables = self.tables
         merged: dict[str, list[int]] = {}  # keys fed by several lists: sorted once at the end
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
@@ -176,6 +195,7 @@ class _Analysed:
             # work per distinct spelling (dict lookups), then per occurrence of a spelling some rule asks for
             occurrences: dict[str, list[int]] = {}
             kept: list[_Spelling] = []  # the spellings of occurrences, in the same order
+            starters: list[tuple[_Follow, str]] = []  # spellings that can begin an indexed pair
             simple = True
             # spellings known to be one position wide and asked for by no rule (most) are set aside in C
             for raw in set(tokens).difference(plain):
@@ -188,23 +208,27 @@ class _Analysed:
                     occurrences[raw] = []
                     kept.append(spelling)
                     found.append(spelling[2])
+                    if spelling[5] is not None:
+                        starters.append((spelling[5], raw))
             if not simple:  # CJK: the width and parts of every token are needed
                 for raw in tokens:
                     if raw not in spellings:
                         spellings[raw] = _spelling(raw, rules)
             base = i * FIELD_SPAN
             if simple:  # position k is token k: the irrelevant tokens are skipped in C
-                relevant = list(map(occurrences.__contains__, tokens))
-                for raw, pos in compress(zip(tokens, count(base)), relevant):
+                for raw, pos in compress(zip(tokens, count(base)), map(occurrences.__contains__, tokens)):
                     occurrences[raw].append(pos)
-                if pairs:  # distinct adjacent pairs of relevant tokens, in C; their rules once per RuleSet
-                    both = map(and_, relevant, islice(relevant, 1, None))
-                    for pair in set(compress(pairwise(tokens), both)):
-                        paired = pair_cache.get(pair)
-                        if paired is None:
-                            paired = self._pair(pair, rules)
-                        if paired:
-                            found.append(paired)
+                # indexed pairs: the token after each place of a spelling that can begin one (a few in a page)
+                last = base + len(tokens) - 1
+                for follow, raw in starters:
+                    for pos in occurrences[raw]:
+                        if pos < last:
+                            after = spellings.get(tokens[pos + 1 - base])
+                            if after is not None:
+                                for term in after[1]:
+                                    paired = follow.get(term)
+                                    if paired is not None:
+                                        found.append(paired)
             else:
                 pos = base
                 for raw in tokens:
@@ -249,20 +273,9 @@ class _Analysed:
         rules._keys[raw] = keys
         return keys
 
-    def _pair(self, pair: tuple[str, str], rules: RuleSet) -> tuple[int, ...]:
-        """The rules indexed under a pair of units two adjacent one-position spellings are filed under."""
-        index = rules._pair_index
-        firsts = [term for term in self.spellings[pair[0]][1] if term.startswith(_PAIRED_TERMS)]
-        seconds = [term for term in self.spellings[pair[1]][1] if term.startswith(_PAIRED_TERMS)]
-        found = tuple({order for a in firsts for b in seconds for order in index.get(_pair_key(a, b), ())})
-        if len(rules._pairs) >= _KEY_CACHE:
-            rules._pairs.clear()
-        rules._pairs[pair] = found
-        return found
-
-    def _pairs_by_position(self, occurrences: dict[str, list[int]], rules: RuleSet) -> Iterable[tuple[int, ...]]:
+    def _pairs_by_position(self, occurrences: dict[str, list[int]], rules: RuleSet) -> Iterable[Sequence[int]]:
         """The rules indexed under adjacent pairs of a field whose tokens can take several positions (CJK)."""
-        index = rules._pair_index
+        index = rules._follow
         units: dict[int, list[str]] = {}
         for raw, positions in occurrences.items():
             spelling = self.spellings[raw]
@@ -271,9 +284,13 @@ class _Analysed:
                     for p in positions:
                         units.setdefault(p + shift, []).append(term)
         for p, firsts in units.items():
-            for b in units.get(p + 1, ()):
+            seconds = units.get(p + 1)
+            if seconds is not None:
                 for a in firsts:
-                    yield tuple(index.get(_pair_key(a, b), ()))
+                    follow = index.get(a)
+                    if follow is not None:
+                        for b in seconds:
+                            yield follow.get(b, ())
 
     def scope(self, name: str) -> Span:
         if name == "default":
@@ -869,8 +886,8 @@ class Explanation:
 
 class RuleSet:
     """All rules compiled into one index. The rules do not change after construction; the only state that
-    does is a bounded cache of word spellings → keys (a set of those no rule asks for; adjacent spellings →
-    rules), which gives the same answer to every caller."""
+    does is a bounded cache of word spellings → keys (a set of those no rule asks for), which gives the same
+    answer to every caller."""
 
     def __init__(self, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> None:
         self._rules: list[_Rule] = []
@@ -880,7 +897,7 @@ class RuleSet:
         self._by_name: dict[str, _Rule] = {}
         # term (see _term) → the rules one of whose required terms it is; likewise adjacent pairs of terms
         self._index: dict[str, list[int]] = {}
-        self._pair_index: dict[str, list[int]] = {}
+        self._follow: dict[str, dict[str, list[int]]] = {}  # first term → second term → rules (pairs' index)
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
         self._word_atoms: set[str] = set()  # every key some rule can ask a document for
@@ -888,7 +905,6 @@ class RuleSet:
         # spelling → keys, shared by documents: folding and plurals are worked out once per spelling
         self._keys: dict[str, _Spelling] = {}
         self._plain: set[str] = set()  # spellings one position wide that no rule asks for
-        self._pairs: dict[tuple[str, str], tuple[int, ...]] = {}  # adjacent spellings → rules indexed under them
         self._cjk_atoms: set[str] = set()
         aliases: dict[str, list[tuple[str, tuple[Unit, ...]]]] = {}
         terms: dict[tuple[str, bool], tuple[Unit, ...]] = {}
@@ -922,7 +938,8 @@ class RuleSet:
                 continue
             for unit in required[0]:
                 if unit.kind == "pair":
-                    self._pair_index.setdefault(unit.key, []).append(order)
+                    first, second = _pair_terms(unit.key)
+                    self._follow.setdefault(first, {}).setdefault(second, []).append(order)
                 else:
                     self._index.setdefault(_term(unit.kind, unit.key), []).append(order)
             rule.needs = _needs(root, required[0])
