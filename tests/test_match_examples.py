@@ -14,7 +14,7 @@ from tests.conftest import corpus_path
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 PACKS = ("countries.yaml", "critical-minerals.yaml", "international-bodies.yaml")
 # Floors a little under the measured figures (docs/rules.md has the table), so a regression fails.
-FLOORS = {"gold": (0.75, 0.80), "copper": (0.80, 0.95), "crude": (0.60, 0.80)}
+FLOORS = {"gold": (0.75, 0.80), "copper": (0.80, 0.95), "crude": (0.70, 0.84)}
 
 
 def test_reuters_topic_rules_precision_and_recall(capsys: pytest.CaptureFixture[str]) -> None:
