@@ -75,10 +75,13 @@ class Document:
 # A distinct spelling, worked out once per RuleSet: positions it takes (a CJK run one per character), the
 # terms it is filed under (none when no rule asks for it), the rules one of whose required terms it carries,
 # its parts (offset, visible length, CJK?, word) for character offsets, the shift of each term from the
-# spelling's first position (all 0 but in CJK runs), and when its terms begin indexed pairs (a phrase's), the
-# rules indexed under each second term that can follow (see RuleSet._follow).
+# spelling's first position (all 0 but in CJK runs); when its terms begin indexed pairs (a phrase's), the
+# rules indexed under each second term that can follow (see RuleSet._follow); and the rules indexed under its
+# terms that also need one of some other terms, as parallel tuples (needed term, rule), see RuleSet._given.
 _Follow = Mapping[str, Sequence[int]]
-_Spelling = tuple[int, tuple[str, ...], tuple[int, ...], tuple[Part, ...], tuple[int, ...], _Follow | None]
+_Terms = tuple[str, ...]
+_Orders = tuple[int, ...]
+_Spelling = tuple[int, _Terms, _Orders, tuple[Part, ...], tuple[int, ...], _Follow | None, _Terms, _Orders]
 _KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
 _PAIRED = ("word", "case")  # kinds of unit one position wide, whose adjacent pairs a phrase can be indexed under
 _PAIRED_TERMS = ("word\t", "case\t")
@@ -142,11 +145,20 @@ def _spelling(raw: str, rules: RuleSet) -> _Spelling:
                     filing.append((_term("prefix", folded[:n]), width))
         width += 1
     if not filing:  # most spellings: no rule asks for them
-        return width, (), (), split_parts, (), None
+        return width, (), (), split_parts, (), None, (), ()
     index = rules._index
     candidates = {order for term, _ in filing for order in index.get(term, ())}
     terms = tuple(term for term, _ in filing)
-    return width, terms, tuple(candidates), split_parts, tuple(shift for _, shift in filing), _follow(terms, rules)
+    needed: list[str] = []
+    given: list[int] = []
+    for entry in filter(None, map(rules._given.get, terms)):
+        needed += entry[0]
+        given += entry[1]
+    shifts = tuple(shift for _, shift in filing)
+    return width, terms, tuple(candidates), split_parts, shifts, _follow(terms, rules), tuple(needed), tuple(given)
+
+
+_NEEDED, _GIVEN = itemgetter(6), itemgetter(7)
 
 
 def _merge(
@@ -184,7 +196,8 @@ class _Analysed:
         cache = rules._keys
         plain = rules._plain
         spellings = self.spellings
-        found: list[Sequence[int]] = []
+        found: list[Iterable[int]] = []
+        conditional: list[_Spelling] = []  # spellings whose rules need another term too
         pairs = rules._follow
         tables = self.tables
         merged: dict[str, list[int]] = {}  # keys fed by several lists: sorted once at the end
@@ -210,6 +223,8 @@ class _Analysed:
                     found.append(spelling[2])
                     if spelling[5] is not None:
                         starters.append((spelling[5], raw))
+                    if spelling[6]:
+                        conditional.append(spelling)
             if not simple:  # CJK: the width and parts of every token are needed
                 for raw in tokens:
                     if raw not in spellings:
@@ -256,6 +271,9 @@ class _Analysed:
                             _merge(tables, merged, term, old, at)
         for positions in merged.values():
             positions.sort()  # runs of sorted positions: linear
+        if conditional:  # the rules whose needed term is present too, in C
+            needed = chain.from_iterable(map(_NEEDED, conditional))
+            found.append(compress(chain.from_iterable(map(_GIVEN, conditional)), map(tables.__contains__, needed)))
         self.candidates: set[int] = set(rules._always).union(*found)
 
     @staticmethod
@@ -617,7 +635,8 @@ class _Rule:
     tags: frozenset[str]
     languages: frozenset[str]
     filtered: bool  # has feeds, tags or languages to check
-    # besides the term it is indexed under: groups of (kind, key), one of each group must be in the document
+    # besides the term it is indexed under and the group the presearcher checks (see RuleSet._given): groups
+    # of terms, one of each group must be in the document
     needs: tuple[tuple[str, ...], ...] = ()
 
 
@@ -817,8 +836,8 @@ def _clauses(node: _Node) -> list[frozenset[Unit]]:
 
 
 def _needs(root: _Node, indexed: frozenset[Unit]) -> tuple[tuple[str, ...], ...]:
-    """The groups of terms a candidate rule is checked for (dict lookups) before its tree is evaluated:
-    those not already implied by the term it was shortlisted by. A pair implies both its words."""
+    """The groups of terms one of each of which a rule needs besides the terms it is indexed under, rarest
+    first: those not already implied by the term it was shortlisted by. A pair implies both its words."""
     implied: set[Unit] = set()
     if len(indexed) == 1:
         (unit,) = indexed
@@ -828,6 +847,7 @@ def _needs(root: _Node, indexed: frozenset[Unit]) -> tuple[tuple[str, ...], ...]
         else:
             implied = {unit}
     groups = [c for c in dict.fromkeys(_clauses(root)) if c != indexed and not c & implied]
+    groups.sort(key=lambda c: sum(map(_unit_cost, c)))  # rarest first (stable: ties keep the query's order)
     return tuple(tuple(_term(u.kind, u.key) for u in c) for c in groups)
 
 
@@ -898,6 +918,9 @@ class RuleSet:
         # term (see _term) → the rules one of whose required terms it is; likewise adjacent pairs of terms
         self._index: dict[str, list[int]] = {}
         self._follow: dict[str, dict[str, list[int]]] = {}  # first term → second term → rules (pairs' index)
+        # term → (terms, rules): a rule indexed under the term that also needs one of a group of other terms is
+        # listed once for each term of the group (its rarest), which the presearcher checks (see _Analysed)
+        self._given: dict[str, tuple[list[str], list[int]]] = {}
         self._always: list[int] = []
         self._prefix_atoms: set[str] = set()
         self._word_atoms: set[str] = set()  # every key some rule can ask a document for
@@ -936,13 +959,21 @@ class RuleSet:
             if required is None:
                 self._always.append(order)
                 continue
-            for unit in required[0]:
-                if unit.kind == "pair":
-                    first, second = _pair_terms(unit.key)
-                    self._follow.setdefault(first, {}).setdefault(second, []).append(order)
-                else:
-                    self._index.setdefault(_term(unit.kind, unit.key), []).append(order)
-            rule.needs = _needs(root, required[0])
+            needs = _needs(root, required[0])
+            if needs and all(unit.kind != "pair" for unit in required[0]):
+                rarest, needs = needs[0], needs[1:]
+                for unit in required[0]:
+                    entry = self._given.setdefault(_term(unit.kind, unit.key), ([], []))
+                    entry[0].extend(rarest)
+                    entry[1].extend([order] * len(rarest))
+            else:
+                for unit in required[0]:
+                    if unit.kind == "pair":
+                        first, second = _pair_terms(unit.key)
+                        self._follow.setdefault(first, {}).setdefault(second, []).append(order)
+                    else:
+                        self._index.setdefault(_term(unit.kind, unit.key), []).append(order)
+            rule.needs = needs
             if isinstance(root, _Leaf) and root.simple and not rule.filtered and config.min_mentions <= 1:
                 self._words[order] = _word(root, config)
         self._prefix_lengths = sorted({len(p) for p in self._prefix_atoms})
