@@ -69,3 +69,14 @@ def test_check_points_at_the_bad_rule(tmp_path: Path, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert f"{path}:10:" in err and "rule 'broken', column 20" in err
     assert "\n    gold AND (silver OR\n" + " " * (4 + 19) + "^" in err
+
+
+def test_check_lists_every_bad_rule_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "monitor.yaml"
+    broken = "  - name: broken\n    query: 'gold AND (silver OR'\n  - name: lonely\n    query: 'lithium NEAR/5'\n"
+    path.write_text(CONFIG + broken, encoding="utf-8")
+    assert main(["--config", str(path), "check", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:10: rules[" in err and "rule 'broken', column 20" in err
+    assert f"{path}:12: rules[" in err and "rule 'lonely', column 9: NEAR/5 needs an operand on each side" in err
+    assert "(2 rules are invalid)" in err

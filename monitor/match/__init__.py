@@ -29,17 +29,33 @@ __all__ = [
 
 
 def compile_config_rules(config: Config) -> RuleSet:
-    """All rules of a config compiled once; a bad rule is a ConfigError pointing at its ``query:`` line.
+    """All rules of a config compiled once; a bad rule is a ConfigError pointing at its ``query:`` line, and
+    when several are bad, one error lists them all (each rule is then compiled alone to find the others).
     (Here rather than in pipeline, so that ``check`` imports no HTTP client, parser or notifier.)"""
     try:
         return compile_rules(config.rules, config.entities)
-    except MatchError as e:
-        index = next((i for i, r in enumerate(config.rules) if r.name == getattr(e, "rule", None)), None)
-        where = config.locate("rules", index, "query") if index is not None else config.locate("rules")
-        path, _, line = where.rpartition(":")
-        raise ConfigError(
-            str(e),
-            path=path or where,
-            line=int(line) if line.isdigit() else None,
-            key=f"rules[{index}].query" if index is not None else "rules",
-        ) from None
+    except MatchError as first:
+        errors = [first]
+        for rule in config.rules:
+            try:
+                compile_rules([rule], config.entities)
+            except MatchError as e:
+                if e.rule != first.rule:
+                    errors.append(e)
+    located = [_located(config, e) for e in errors]
+    head, rest = located[0], located[1:]
+    if rest:
+        head.message += "".join(f"\n{e}" for e in rest) + f"\n({len(located)} rules are invalid)"
+    raise head
+
+
+def _located(config: Config, error: MatchError) -> ConfigError:
+    index = next((i for i, r in enumerate(config.rules) if r.name == error.rule), None)
+    where = config.locate("rules", index, "query") if index is not None else config.locate("rules")
+    path, _, line = where.rpartition(":")
+    return ConfigError(
+        str(error),
+        path=path or where,
+        line=int(line) if line.isdigit() else None,
+        key=f"rules[{index}].query" if index is not None else "rules",
+    )
