@@ -77,11 +77,12 @@ class Document:
 # its parts (offset, visible length, CJK?, word) for character offsets, the shift of each term from the
 # spelling's first position (all 0 but in CJK runs); when its terms begin indexed pairs (a phrase's), the
 # rules indexed under each second term that can follow (see RuleSet._follow); and the rules indexed under its
-# terms that also need one of some other terms, as parallel tuples (needed term, rule), see RuleSet._given.
+# terms that also need one of some other terms, as parallel tuples (needed term, rule), see RuleSet._given;
+# last, the visible length of its first part (a hit's end where a token is one position).
 _Follow = Mapping[str, Sequence[int]]
 _Terms = tuple[str, ...]
 _Orders = tuple[int, ...]
-_Spelling = tuple[int, _Terms, _Orders, tuple[Part, ...], tuple[int, ...], _Follow | None, _Terms, _Orders]
+_Spelling = tuple[int, _Terms, _Orders, tuple[Part, ...], tuple[int, ...], _Follow | None, _Terms, _Orders, int]
 _KEY_CACHE = 200_000  # distinct spellings remembered by a RuleSet across documents
 _PAIRED = ("word", "case")  # kinds of unit one position wide, whose adjacent pairs a phrase can be indexed under
 _PAIRED_TERMS = ("word\t", "case\t")
@@ -145,7 +146,7 @@ def _spelling(raw: str, rules: RuleSet) -> _Spelling:
                     filing.append((_term("prefix", folded[:n]), width))
         width += 1
     if not filing:  # most spellings: no rule asks for them
-        return width, (), (), split_parts, (), None, (), ()
+        return width, (), (), split_parts, (), None, (), (), split_parts[0][1]
     index = rules._index
     candidates = {order for term, _ in filing for order in index.get(term, ())}
     terms = tuple(term for term, _ in filing)
@@ -155,7 +156,8 @@ def _spelling(raw: str, rules: RuleSet) -> _Spelling:
         needed += entry[0]
         given += entry[1]
     shifts = tuple(shift for _, shift in filing)
-    return width, terms, tuple(candidates), split_parts, shifts, _follow(terms, rules), tuple(needed), tuple(given)
+    follow = _follow(terms, rules)
+    return width, terms, tuple(candidates), split_parts, shifts, follow, tuple(needed), tuple(given), split_parts[0][1]
 
 
 _NEEDED, _GIVEN = itemgetter(6), itemgetter(7)
@@ -373,7 +375,7 @@ class _Analysed:
         starts, ends = self.offsets(i, last)
         if not self.simple[i]:
             return _FIELDS[i], starts[span[0] - base], ends[last]
-        return _FIELDS[i], starts[span[0] - base], starts[last] + self.spellings[self.pieces[i][2 * last + 1]][3][0][1]
+        return _FIELDS[i], starts[span[0] - base], starts[last] + self.spellings[self.pieces[i][2 * last + 1]][8]
 
     def place(self, p: int, width: int) -> tuple[str, int, int]:
         """chars() of the span (p, p + width), the short way for one position in a field without CJK: there
@@ -384,7 +386,7 @@ class _Analysed:
             return self.chars((p, p + width))
         k = p - i * FIELD_SPAN
         start = located.starts[k]
-        return _FIELDS[i], start, start + self.spellings[self.pieces[i][2 * k + 1]][3][0][1]
+        return _FIELDS[i], start, start + self.spellings[self.pieces[i][2 * k + 1]][8]
 
 
 class _Ctx:
@@ -1162,24 +1164,59 @@ def _word(root: _Leaf, config: RuleConfig) -> _Word:
 
 def _word_match(word: _Word, starts: list[int], ctx: _Ctx) -> Match:
     """_make_match() for a rule that is one word over the title and body, in one pass: its first positions
-    ``starts`` (sorted, title first) give its hits and which of them are in the body."""
+    ``starts`` (sorted, title first) give its hits and which of them are in the body. Placing, the hits, the
+    snippet (see _cut) and the match are written out here, without calls: a web page has about 50 of these at
+    10,000 rules, most of the matching after its analysis."""
     _, label, entity, width, rule, priority = word
-    place = ctx.an.place
+    an = ctx.an
+    located, simple, pieces, spellings = an._offsets, an.simple, an.pieces, an.spellings
     hits = []
-    places = []
-    in_title = 0
+    chosen: list[tuple[int, int]] = []  # (start, end) of the hits in the body, or while there is none the title
+    in_text = False
     for p in starts[:HITS_PER_TERM]:
         if p >= _BODY_END:
             break
-        if p < FIELD_SPAN:
-            in_title += 1
+        i = 0 if p < FIELD_SPAN else 1
+        field = located[i]
+        if field is not None and simple[i] and width == 1:  # place() the short way
+            k = p - i * FIELD_SPAN
+            start = field.starts[k]
+            end = start + spellings[pieces[i][2 * k + 1]][8]
+        else:
+            _, start, end = an.chars((p, p + width))
+        if i and not in_text:
+            in_text = True
+            chosen = []
+        chosen.append((start, end))
         # not looked up in the shared hit cache: rules rarely share a word's label, and the keys cost more
-        name, start, end = where = place(p, width)
-        hits.append(_hit(label, name, start, end, entity))
-        places.append(where)
-    in_text = in_title < len(places)
-    snippet, highlights = _cut(places[in_title:] if in_text else places, in_text, ctx)
-    return _match(rule, tuple(hits), snippet, highlights, priority)
+        hit: Hit = _NEW(Hit)
+        _SET_TERM(hit, label)
+        _SET_FIELD(hit, _FIELDS[i])
+        _SET_START(hit, start)
+        _SET_END(hit, end)
+        _SET_ENTITY(hit, entity)
+        hits.append(hit)
+    first = chosen[0][0]
+    windows = ctx.windows[in_text]
+    window = windows.get(first)
+    if window is None:
+        source = an.doc.text if in_text else an.doc.title
+        flat = ctx.flat[in_text]
+        if flat is None:
+            flat = ctx.flat[in_text] = _flat(source)
+        window = windows[first] = _window(source, first, flat)
+    lo, hi, snippet, shift = window
+    highlights = []
+    for start, end in chosen:
+        if start >= lo and end <= hi:
+            highlights.append((start + shift, end + shift))
+    match: Match = _NEW(Match)
+    _SET_RULE(match, rule)
+    _SET_HITS(match, tuple(hits))
+    _SET_SNIPPET(match, snippet)
+    _SET_HIGHLIGHTS(match, tuple(highlights))
+    _SET_PRIORITY(match, priority)
+    return match
 
 
 def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
