@@ -1180,12 +1180,25 @@ def _word(root: _Leaf, config: RuleConfig) -> _Word:
 
 def _word_match(word: _Word, starts: list[int], ctx: _Ctx) -> Match:
     """_make_match() for a rule that is one word over the title and body, in one pass: its first positions
-    ``starts`` (sorted, title first) give its hits and which of them are in the body. Placing, the hits, the
-    snippet (see _cut) and the match are written out here, without calls: a web page has about 50 of these at
-    10,000 rules, most of the matching after its analysis."""
+    ``starts`` (sorted, title first) give its hits and which of them are in the body. Placing, the hits and
+    the highlights (see _cut) are written out here: a web page has about 50 of these at 10,000 rules, most of
+    the matching after its analysis."""
     _, label, entity, width, rule, priority = word
     an = ctx.an
     located, simple, pieces, spellings = an._offsets, an.simple, an.pieces, an.spellings
+    if len(starts) == 1 or starts[1] >= _BODY_END:  # one hit, as three in four have: no lists
+        p = starts[0]
+        i = 0 if p < FIELD_SPAN else 1
+        field = located[i]
+        if field is not None and simple[i] and width == 1:  # place() the short way
+            k = p - i * FIELD_SPAN
+            start = field.starts[k]
+            end = start + spellings[pieces[i][2 * k + 1]][8]
+        else:
+            _, start, end = an.chars((p, p + width))
+        lo, hi, snippet, shift = _snippet_window(ctx, i == 1, start)
+        marked = ((start + shift, end + shift),) if start >= lo and end <= hi else ()
+        return _match(rule, (_hit(label, _FIELDS[i], start, end, entity),), snippet, marked, priority)
     hits: list[Hit] = []
     chosen: list[tuple[int, int]] = []  # (start, end) of the hits in the body, or while there is none the title
     in_text = False
@@ -1213,16 +1226,7 @@ def _word_match(word: _Word, starts: list[int], ctx: _Ctx) -> Match:
         hit.entity = entity
         hit.__class__ = Hit  # type: ignore[assignment]
         hits.append(hit)  # type: ignore[arg-type]  # now a Hit
-    first = chosen[0][0]
-    windows = ctx.windows[in_text]
-    window = windows.get(first)
-    if window is None:
-        source = an.doc.text if in_text else an.doc.title
-        flat = ctx.flat[in_text]
-        if flat is None:
-            flat = ctx.flat[in_text] = _flat(source)
-        window = windows[first] = _window(source, first, flat)
-    lo, hi, snippet, shift = window
+    lo, hi, snippet, shift = _snippet_window(ctx, in_text, chosen[0][0])
     highlights = []
     for start, end in chosen:
         if start >= lo and end <= hi:
@@ -1252,7 +1256,19 @@ def _match_snippet(hits: tuple[Hit, ...], ctx: _Ctx) -> tuple[str, tuple[tuple[i
 def _cut(chosen: Sequence[tuple[str, int, int]], in_text: bool, ctx: _Ctx) -> tuple[str, tuple[tuple[int, int], ...]]:
     """The snippet around the first of ``chosen`` (the (field, start, end) of hits in the body, or else in the
     title, in text order and distinct) and their highlights in it."""
-    first = chosen[0][1]
+    lo, hi, snippet, shift = _snippet_window(ctx, in_text, chosen[0][1])
+    highlights = []
+    for _, start, end in chosen:  # a plain loop: a comprehension is a function call (Python 3.11)
+        if start >= lo and end <= hi:
+            highlights.append((start + shift, end + shift))
+    return snippet, tuple(highlights)
+
+
+_Window = tuple[int, int, str, int]  # (lo, hi, snippet, shift) of one snippet window
+
+
+def _snippet_window(ctx: _Ctx, in_text: bool, first: int) -> _Window:
+    """The window around offset ``first`` of the body (else the title), cut once per document."""
     windows = ctx.windows[in_text]
     window = windows.get(first)
     if window is None:
@@ -1262,15 +1278,7 @@ def _cut(chosen: Sequence[tuple[str, int, int]], in_text: bool, ctx: _Ctx) -> tu
         if flat is None:
             flat = ctx.flat[in_text] = _flat(source)
         window = windows[first] = _window(source, first, flat)
-    lo, hi, snippet, shift = window
-    highlights = []
-    for _, start, end in chosen:  # a plain loop: a comprehension is a function call (Python 3.11)
-        if start >= lo and end <= hi:
-            highlights.append((start + shift, end + shift))
-    return snippet, tuple(highlights)
-
-
-_Window = tuple[int, int, str, int]  # (lo, hi, snippet, shift) of one snippet window
+    return window
 
 
 def make_snippet(
