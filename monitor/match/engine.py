@@ -204,6 +204,10 @@ class _Analysed:
         tables = self.tables
         merged: dict[str, list[int]] = {}  # keys fed by several lists: sorted once at the end
         for i, text in enumerate((doc.title, doc.text, doc.feed)):
+            if not text:  # often the title or the feed: no tokens
+                self.pieces.append([""])
+                self.simple.append(True)
+                continue
             pieces = split_gaps(text)
             self.pieces.append(pieces)
             tokens = pieces[1::2]
