@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import pytest
 from hypothesis import given, settings
@@ -98,6 +99,14 @@ TABLE = [
     ("gold NEAR mine", "gold " + "x " * 10 + "mine", True),
     ("gold NEAR mine", "gold " + "x " * 11 + "mine", False),
     ("(gold OR silver) NEAR/1 (mine OR mines)", "silver big mines", True),
+    # a rule needing several terms is shortlisted only when its rarest other term is there too
+    ("(gold OR silver) AND copper AND zinc", "gold and copper", False),
+    ("(gold OR silver) AND copper AND zinc", "zinc, silver and copper", True),
+    ("gold NEAR/2 copper", "gold and zinc", False),
+    # a phrase is found from the word after each place of its first word
+    ('"gold mine"', "gold gold gold mine", True),
+    ('"gold mine"', "mine gold", False),
+    ('"rare earth"', "earth deal", False),  # "Rare" ends the title: a phrase does not run on into the body
     # fields
     ("title:gold", "gold", False),
     ("title:gold", "", True),  # title is "gold" (see below)
@@ -126,6 +135,7 @@ TABLE = [
 ]
 
 TITLES = {
+    ('"rare earth"', "earth deal"): "Rare",
     ("title:gold", ""): "Gold rush",
     ('title:"rare earth"', ""): "Rare-earth deal",
 }
@@ -386,9 +396,13 @@ def test_hits_point_inside_their_field(text: str, title: str) -> None:
 
 
 def test_matches_are_the_frozen_dataclasses_they_would_be_if_built_by_their_constructors() -> None:
-    """The engine sets Hit and Match slots directly for speed: the objects must not differ in any way."""
+    """The engine fills slotted twins of Hit and Match and assigns their __class__, for speed: the objects
+    must not differ in any way, whether a match has several hits or one."""
     rules = compile_rules([RuleConfig(name="r", query="gold", priority="high")], ENTITIES)
     (found,) = rules.match(Document(title="Gold", text="Gold and more gold."))
+    (single,) = rules.match(Document(title="", text="Some gold."))
+    assert single == Match("r", (Hit("gold", "text", 5, 9),), "Some gold.", ((5, 9),), "high")
+    assert pickle.loads(pickle.dumps(found)) == found
     rebuilt = Match(
         found.rule,
         tuple(Hit(h.term, h.field, h.start, h.end, h.entity) for h in found.hits),
