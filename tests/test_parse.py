@@ -492,3 +492,43 @@ def test_a_dtd_without_entities_is_left_as_it_is() -> None:
     )
     assert parse_module._defuse_doctype(body) == body
     assert [e.key for e in parse_feed(body, URL).entries] == ["id-1"]
+
+
+_GUIDS = st.sampled_from(["", "id-1", " id&amp;2 ", "<![CDATA[id-3]]>", "http://e.org/a?b=1&amp;c=2"])
+_LINKS = st.sampled_from(["", "https://e.org/x", " /rel/path ", "javascript:void(0)", "https://e.org/y?utm_source=z"])
+_DATES = st.sampled_from(
+    ["", "Tue, 28 Oct 2025 09:30:00 +0900", "2031-01-01T00:00:00Z", "not a date", "Mon, 1 Jan 2001"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_GUIDS, _LINKS, _DATES, _DATES, st.booleans()), max_size=6), st.booleans())
+def test_a_slimmed_archive_reads_as_the_whole_document(
+    items: list[tuple[str, str, str, str, bool]], atom: bool
+) -> None:
+    parts = []
+    for n, (guid, link, published, updated, titled) in enumerate(items):
+        children = [f"<title>Story {n} &amp; more</title>" if titled else "", f"<description>Text {n}</description>"]
+        if atom:
+            children += [f"<id>{guid}</id>" if guid else "", f'<link href="{link}"/>' if link else ""]
+            children += [f"<published>{published}</published>" if published else ""]
+            children += [f"<updated>{updated}</updated>" if updated else ""]
+            parts.append("<entry>" + "".join(children) + "</entry>")
+        else:
+            children += [f"<guid>{guid}</guid>" if guid else "", f"<link>{link}</link>" if link else ""]
+            children += [f"<pubDate>{published}</pubDate>" if published else ""]
+            children += [f"<dc:date>{updated}</dc:date>" if updated else ""]
+            parts.append("<item>" + "".join(children) + "</item>")
+    if atom:
+        body = f'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>{"".join(parts)}</feed>'.encode()
+    else:
+        ns = 'xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        body = f'<rss version="2.0" {ns}><channel><title>R</title>{"".join(parts)}</channel></rss>'.encode()
+    archive = datetime(2030, 1, 1, tzinfo=UTC)
+    got = _outcome(body, URL, None, archive)
+    original = parse_module._slim_archive
+    try:
+        parse_module._slim_archive = lambda *_: None  # type: ignore[assignment]  # the whole document
+        assert got == _outcome(body, URL, None, archive)
+    finally:
+        parse_module._slim_archive = original
