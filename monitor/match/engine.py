@@ -226,7 +226,8 @@ class _Analysed:
                     spellings[raw] = spelling
                     occurrences[raw] = []
                     kept.append(spelling)
-                    found.append(spelling[2])
+                    if spelling[2]:  # three in four carry no rule's shortlist term
+                        found.append(spelling[2])
                     if spelling[5] is not None:
                         starters.append((spelling[5], raw))
                     if spelling[6]:
