@@ -34,11 +34,15 @@ T = TypeVar("T")
 PRELOAD = ("monitor.isolate", "monitor.parse", "monitor.extract", "trafilatura", "numpy")
 MEMORY = 1 << 30  # address space a worker may add above what it had at start
 MAX_CALLS = 1000  # a worker is replaced after this many calls (bounds slow leaks in the libraries)
+WORKER_NICE = 5  # added to a worker's nice value
 
 
 def _worker(conn: multiprocessing.connection.Connection, memory: int | None) -> None:
     """Worker loop: receive (fn, args, budget), send ("ok", result) / ("error", exc, tb) / ("memory",)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Below the daemon's priority: when parsing and extraction fill every core, its event loop (fetches,
+    # deliveries, the watchdog's ping, handing workers their next call) still runs at once.
+    os.nice(WORKER_NICE)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if memory is not None:
         resource.setrlimit(resource.RLIMIT_AS, (_vm_size() + memory, resource.RLIM_INFINITY))

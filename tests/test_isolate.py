@@ -126,3 +126,11 @@ def test_a_new_worker_starts_with_the_extraction_libraries_imported() -> None:
     with Isolator(workers=1) as isolator:
         loaded = run(lambda: isolator.run(workloads.imported, ["trafilatura", "numpy"], budget=30))
     assert loaded == ["trafilatura", "numpy"]
+
+
+def test_workers_run_below_the_daemons_priority(iso: Isolator) -> None:
+    import os
+
+    from monitor.isolate import WORKER_NICE
+
+    assert run(lambda: iso.run(workloads.niceness, budget=5)) == min(19, os.nice(0) + WORKER_NICE)

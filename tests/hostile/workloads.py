@@ -80,3 +80,9 @@ def imported(names: list[str]) -> list[str]:
     import sys
 
     return [name for name in names if name in sys.modules]
+
+
+def niceness() -> int:
+    import os
+
+    return os.nice(0)
