@@ -86,6 +86,7 @@ def run_ours(base: str, feeds: int, rules: int, workers: int, pin: bool, tmp: Pa
     (tmp / "monitor.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = load_config(tmp / "monitor.yaml")
     store = Store.open(config.database_path())
+    store.checkpoint_in_background()  # as the daemon does
 
     async def main() -> tuple[float, float, float]:
         http = Http(config.fetch, timeout=60, concurrency=config.poll.concurrency)

@@ -134,6 +134,7 @@ def run_ours(base: str, urls: list[str], tmp: Path, full_text: bool, runs: list[
 
     config = load_config(_config(tmp, urls, full_text, backlog))
     store = Store.open(config.database_path())
+    store.checkpoint_in_background()  # as the daemon does
 
     async def main() -> None:
         http = Http(config.fetch, timeout=config.poll.timeout.total_seconds(), concurrency=config.poll.concurrency)

@@ -424,6 +424,7 @@ def run_daemon(config_path: Path, level: str = "INFO", config: Config | None = N
     except MonitorError as e:
         event(log, "startup_failed", logging.ERROR, error=str(e))
         return 1
+    store.checkpoint_in_background()
     try:
         _run_loop(Daemon(config_path, config, level).run(store))
     except ConfigError as e:

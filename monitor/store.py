@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,12 +36,19 @@ from monitor.dedupe import (
     signature_from_bytes,
 )
 from monitor.errors import StorageError
+from monitor.log import event
 from monitor.types import Alert, Article, Entry, FeedState, Match
 
 if TYPE_CHECKING:
     from monitor.config import RetentionConfig
 
 BUSY_TIMEOUT_MS = 30_000
+# Store.checkpoint_in_background: a thread copies the WAL into the database this often; the writing connection
+# still checkpoints itself past this many WAL pages (40 MB), should the thread fall behind or fail.
+CHECKPOINT_INTERVAL = 1.0
+CHECKPOINT_BACKSTOP_PAGES = 10_000
+
+log = logging.getLogger(__name__)
 
 migrations = Migrations("news-monitor")
 
@@ -301,6 +310,7 @@ class Store:
         # kept while no other connection commits (PRAGMA data_version); this connection's writes update it.
         self._states: dict[str, FeedState] | None = None
         self._states_version = -1
+        self._checkpointer: _Checkpointer | None = None
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -322,7 +332,19 @@ class Store:
         try:
             self.flush_feed_states()
         finally:
+            if self._checkpointer is not None:
+                self._checkpointer.stop()  # first: the last connection to close folds the WAL in and removes it
             self.db.conn.close()
+
+    def checkpoint_in_background(self, interval: float = CHECKPOINT_INTERVAL) -> None:
+        """Copy the WAL into the database from a thread with its own connection, not in the commit that
+        crosses SQLite's 1,000-page threshold: that commit then also copied the pages and synced the file
+        (milliseconds, seconds on a slow disk) on the daemon's event loop. The daemon calls this once."""
+        if self._checkpointer is not None:
+            return
+        self.db.conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_BACKSTOP_PAGES}")
+        self._checkpointer = _Checkpointer(self.path, interval)
+        self._checkpointer.start()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -993,6 +1015,41 @@ class Store:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as e:
             raise StorageError("cannot compact the database", subject=str(self.path)) from e
+
+
+class _Checkpointer(threading.Thread):
+    """PASSIVE checkpoints every ``interval`` seconds: they wait for no reader or writer, and the GIL is free
+    while SQLite copies pages and syncs the file."""
+
+    def __init__(self, path: Path, interval: float) -> None:
+        super().__init__(name="sqlite-checkpoint", daemon=True)
+        self.path = path
+        self.interval = interval
+        self._stopping = threading.Event()
+        self._failing = False
+
+    def run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as e:
+            event(log, "checkpoint_failed", logging.WARNING, db=str(self.path), error=str(e))
+            return
+        try:
+            while not self._stopping.wait(self.interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as e:  # the writer's backstop checkpoints meanwhile; say so once
+                    if not self._failing:
+                        event(log, "checkpoint_failed", logging.WARNING, db=str(self.path), error=str(e))
+                    self._failing = True
+                else:
+                    self._failing = False
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(5)  # a checkpoint in progress finishes on its own; the daemon does not wait longer
 
 
 @dataclass(frozen=True, slots=True)

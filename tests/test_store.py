@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,3 +176,22 @@ def test_a_feed_state_written_in_a_failed_batch_is_not_read_back(store: Store) -
         store.save_feed_state(replace(kept, etag='"v2"', failures=3), name="Wire")
         raise RuntimeError("crash mid-poll")
     assert store.get_feed_state(FEED) == kept
+
+
+def test_a_background_checkpoint_folds_the_wal_into_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = Store.open(path)
+    store.checkpoint_in_background(interval=0.05)
+    assert store.db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000  # the writer's backstop only
+    before = path.stat().st_size
+    with store.batch():  # about 2 MB of pages: below the backstop, so only the thread copies them
+        for n in range(400):
+            store.record_article(article(n, text=f"story {n} " + "word " * 1000), [], {}, NOW)
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < before + 1_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= before + 1_000_000
+    thread = store._checkpointer
+    store.close()
+    assert thread is not None and not thread.is_alive()
+    assert not (tmp_path / "m.db-wal").exists()  # the writer closed last and removed the WAL
