@@ -1148,8 +1148,12 @@ class _MatchSlots:
 # allows between classes of the same slots (and refuses with TypeError otherwise): the same objects (equal,
 # hashable, frozen from then on) in under half the time of setting each slot through its descriptor.
 for _cls, _slots in ((Hit, _HitSlots), (Match, _MatchSlots)):
-    if {f.name for f in fields(_cls)} != set(_slots.__slots__):  # a field was added or renamed
-        raise ImportError(f"monitor.types.{_cls.__name__} changed: update {_slots.__name__} in {__name__}")
+    try:  # a field added or renamed, or a layout CPython will not convert, fails here, not at the first match
+        if {f.name for f in fields(_cls)} != set(_slots.__slots__):
+            raise TypeError("different fields")
+        _slots().__class__ = _cls  # type: ignore[assignment]  # the conversion _hit() and _match() make
+    except TypeError as e:
+        raise ImportError(f"monitor.types.{_cls.__name__} changed: update {_slots.__name__} in {__name__}") from e
 
 
 def _hit(term: str, where: str, start: int, end: int, entity: str | None) -> Hit:
