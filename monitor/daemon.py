@@ -455,6 +455,10 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()  # shuts the thread pool down without waiting
+            # closing put SIGTERM and SIGINT back to their defaults: a second one (a script, or systemd's
+            # ExecStop and its own) would kill the process in the middle of the store's last writes
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_IGN)
 
 
 def _leave_stuck_threads(code: int) -> None:

@@ -80,3 +80,21 @@ def test_sigterm_during_a_hanging_delivery(tmp_path: Path, httpserver: HTTPServe
         rows = db.execute("SELECT rule, target, status FROM alerts").fetchall()
     # Exactly the one alert owed, still owed: it was never confirmed, so it is not marked sent.
     assert rows == [("watch", "me", "pending")] or rows == [("watch", "me", "retrying")], rows
+
+
+def test_a_second_sigterm_after_the_loop_has_closed_is_ignored() -> None:
+    # the daemon's last writes (store.close) come after the event loop and its signal handlers are gone
+    import signal
+
+    from monitor.daemon import _run_loop
+
+    async def done() -> None:
+        return None
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _run_loop(done())
+        assert signal.getsignal(signal.SIGTERM) == signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
