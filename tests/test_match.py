@@ -274,7 +274,7 @@ def test_the_first_bad_rule_is_named_not_skipped() -> None:
 
 
 def rules_of(**options: object) -> list[RuleConfig]:
-    return [RuleConfig(name="r", **options)]  # type: ignore[arg-type]
+    return [RuleConfig(name="r", **options)]
 
 
 def test_min_mentions_counts_every_hit() -> None:
