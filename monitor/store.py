@@ -1026,7 +1026,6 @@ class _Checkpointer(threading.Thread):
         self.path = path
         self.interval = interval
         self._stopping = threading.Event()
-        self._failing = False
 
     def run(self) -> None:
         try:
@@ -1034,16 +1033,17 @@ class _Checkpointer(threading.Thread):
         except sqlite3.Error as e:
             event(log, "checkpoint_failed", logging.WARNING, db=str(self.path), error=str(e))
             return
+        failing = False
         try:
             while not self._stopping.wait(self.interval):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as e:  # the writer's backstop checkpoints meanwhile; say so once
-                    if not self._failing:
+                    if not failing:
                         event(log, "checkpoint_failed", logging.WARNING, db=str(self.path), error=str(e))
-                    self._failing = True
+                    failing = True
                 else:
-                    self._failing = False
+                    failing = False
         finally:
             conn.close()
 
